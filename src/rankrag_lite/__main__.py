@@ -1,0 +1,3 @@
+from rankrag_lite.cli import main
+
+main()

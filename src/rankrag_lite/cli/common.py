@@ -1,0 +1,26 @@
+"""Shared CLI helpers: one-line errors and the rich console."""
+
+from __future__ import annotations
+
+import functools
+
+import typer
+from rankrag_lite.errors import RankragError
+from rankrag_lite.progress import console  # noqa: F401  (re-exported for commands)
+
+
+def guard(fn):
+    """Turn :class:`RankragError` (and a missing file) into ``error: ...`` on stderr and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RankragError as e:
+            typer.secho(f"error: {e}", err=True, fg="red")
+            raise typer.Exit(2) from None
+        except FileNotFoundError as e:
+            typer.secho(f"error: file not found: {e.filename or e}", err=True, fg="red")
+            raise typer.Exit(2) from None
+
+    return wrapper

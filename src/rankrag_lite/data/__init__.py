@@ -1,0 +1,1 @@
+"""Data: record schemas, source loaders and the Stage-2 blend."""
