@@ -1,7 +1,49 @@
-"""CLI commands (placeholder until this area lands)."""
+"""``rankrag-lite finetune`` and ``rankrag-lite merge`` (thin: parse, then call rankrag_lite.training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from rankrag_lite.cli.common import guard
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("finetune")
+    @guard
+    def finetune_cmd(
+        stage: int = typer.Option(..., "--stage", help="1: SFT on chat data; 2: the RankRAG blend."),
+        recipe: Path = typer.Option(..., "--recipe", help="Recipe YAML with a finetune: section."),
+        out: Path = typer.Option(..., "--out", help="Output folder (adapter, recipe, log, loss curve)."),
+        model: str | None = typer.Option(None, "--model", help="Hub name, local folder, smollm2-135m, "
+                                          "or a finetune output / adapter (merged first)."),
+        data: str | None = typer.Option(None, "--data", help="Chat JSONL (SFT data or the blend)."),
+        max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
+        resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+        backend: str | None = typer.Option(None, "--backend", help="hf | unsloth | auto"),
+        load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 base weights (QLoRA)."),
+    ) -> None:
+        """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer."""
+        from rankrag_lite.config import load_recipe
+        from rankrag_lite.training.finetune import finetune
+        from rankrag_lite.training.recipe import stage_config
+
+        rec = load_recipe(recipe)
+        cfg = stage_config(rec, stage, model=model, data=data, backend=backend,
+                           max_steps=max_steps, load_in_4bit=load_in_4bit)
+        finetune(cfg, out, recipe_path=recipe, recipe=rec, resume=resume)
+
+    @app.command("merge")
+    @guard
+    def merge_cmd(
+        adapter: Path = typer.Option(..., "--adapter", help="Adapter folder or finetune output folder."),
+        out: Path = typer.Option(..., "--out", help="Folder for the merged model + tokenizer."),
+        backend: str = typer.Option("hf", "--backend", help="hf (peft merge_and_unload) | unsloth (GPU)"),
+    ) -> None:
+        """Merge a LoRA adapter into its base model (16-bit on GPU, fp32 on CPU)."""
+        from rankrag_lite.training.merge import merge_adapter
+        from rankrag_lite.progress import log
+
+        merge_adapter(adapter, out, backend=backend)
+        log(f"merged model in {out}")

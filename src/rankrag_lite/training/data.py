@@ -1,0 +1,88 @@
+"""Training data: chat JSONL (SFT data or the blend) -> token ids with assistant-only labels.
+
+Each line is ``{"messages": [{"role", "content"}, ...], ...}`` (other keys, e.g. ``part`` and
+``source`` in the blend, are kept for statistics only). Labels are ``-100`` outside assistant
+replies; with ``last_turn_only`` only the last reply is trained on (the paper's Stage 1).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+from pathlib import Path
+
+from rankrag_lite.errors import RankragError
+from rankrag_lite.io import iter_jsonl
+from rankrag_lite.modeling.chat import IGNORE, tokenize_chat
+
+ROLES = {"system", "user", "assistant"}
+
+
+def _check_messages(msgs, where: str) -> None:
+    if not isinstance(msgs, list) or not msgs:
+        raise RankragError(f"{where}: 'messages' must be a non-empty list of {{role, content}}")
+    for m in msgs:
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise RankragError(f"{where}: each message needs role in {sorted(ROLES)} and a string content")
+    if not any(m["role"] == "assistant" for m in msgs):
+        raise RankragError(f"{where}: no assistant turn to train on")
+
+
+def load_chat_records(path: str | os.PathLike, max_examples: int | None = None,
+                      seed: int = 0) -> list[dict]:
+    """Read and validate a chat JSONL (``.gz`` too). ``max_examples`` takes a seeded sample."""
+    path = Path(path)
+    if not path.exists():
+        raise RankragError(f"training data not found: {path}")
+    if path.is_dir():
+        raise RankragError(f"training data must be a JSONL file, got a folder: {path}")
+    records = []
+    for i, rec in enumerate(iter_jsonl(path), start=1):
+        if not isinstance(rec, dict) or "messages" not in rec:
+            raise RankragError(f"{path}:{i}: record has no 'messages' (expected chat JSONL)")
+        _check_messages(rec["messages"], f"{path}:{i}")
+        records.append(rec)
+    if not records:
+        raise RankragError(f"{path}: no records")
+    if max_examples is not None and len(records) > max_examples:
+        rng = random.Random(seed)
+        records = rng.sample(records, max_examples)
+    return records
+
+
+def tokenize_records(tokenizer, records: list[dict], max_length: int,
+                     last_turn_only: bool = False) -> list[dict]:
+    """Token ids + labels per record; records left without any trained token are dropped."""
+    rows = []
+    for rec in records:
+        row = tokenize_chat(tokenizer, rec["messages"], max_length=max_length,
+                            last_turn_only=last_turn_only)
+        if any(x != IGNORE for x in row["labels"]):
+            rows.append(row)
+    if not rows:
+        raise RankragError(
+            f"no example keeps an assistant token within max_length={max_length}; raise max_length"
+        )
+    return rows
+
+
+def data_stats(records: list[dict], rows: list[dict]) -> dict:
+    parts = collections.Counter(str(r.get("part", "unknown")) for r in records)
+    n_tok = sum(len(r["input_ids"]) for r in rows)
+    n_lab = sum(sum(1 for x in r["labels"] if x != IGNORE) for r in rows)
+    return {
+        "examples": len(rows),
+        "tokens": n_tok,
+        "trained_tokens": n_lab,
+        "parts": dict(sorted(parts.items())),
+    }
+
+
+def to_dataset(rows: list[dict]):
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "input_ids": [r["input_ids"] for r in rows],
+        "labels": [r["labels"] for r in rows],
+    })

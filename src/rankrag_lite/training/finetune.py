@@ -1,0 +1,289 @@
+"""``rankrag-lite finetune --stage 1|2``: QLoRA/LoRA SFT through TRL's SFTTrainer.
+
+Output folder (appears only when the run completes)::
+
+    OUT/adapter/          LoRA adapter + tokenizer (chat template included)
+    OUT/merged/           the merged model (when the stage's ``merge: true``; Stage 2 starts from it)
+    OUT/recipe.yaml       the resolved settings of this run + the recipe file it came from
+    OUT/train_log.jsonl   one line per logging step: step, loss, learning_rate, grad_norm, ...
+    OUT/loss.png          the loss curve
+    OUT/summary.json      steps, tokens, tokens/s, probe loss before/after, resumed_from, ...
+
+While training, everything lives in the hidden sibling ``.OUT.work/`` (checkpoints, the running log);
+``--resume`` continues from its last checkpoint. An interrupted run therefore never leaves an ``OUT``
+that looks complete.
+
+Batches: with ``packing`` (default) examples are packed best-fit-decreasing into rows of at most
+``max_length`` tokens and run padding-free (block-diagonal attention through ``position_ids``), so no
+compute goes to padding; ``batch_size`` then counts packed rows. Without packing, batches are
+length-grouped. TRL's fused LM head projects only the positions whose label is trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from rankrag_lite.errors import RankragError
+from rankrag_lite.io import atomic_dir, write_json
+from rankrag_lite.modeling.chat import IGNORE
+from rankrag_lite.modeling.loading import resolve_model
+from rankrag_lite.progress import log
+from rankrag_lite.training.recipe import StageConfig
+
+PROBE_EXAMPLES = 8
+
+
+def work_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.work"
+
+
+def last_checkpoint(ckpt_root: Path) -> Path | None:
+    if not ckpt_root.is_dir():
+        return None
+    found = []
+    for p in ckpt_root.iterdir():
+        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+        if m and (p / "trainer_state.json").exists():
+            found.append((int(m.group(1)), p))
+    return max(found)[1] if found else None
+
+
+def resolve_start_model(cfg: StageConfig, work: Path, backend: str) -> str:
+    """The model a stage trains on: a model folder / hub name / alias, or a finetune output / adapter
+    (merged first: Stage 2 starts from the merged Stage-1 model)."""
+    path = Path(cfg.model).expanduser()
+    if path.is_dir() and (path / "merged" / "config.json").exists():
+        return str(path / "merged")
+    if path.is_dir() and ((path / "adapter" / "adapter_config.json").exists()
+                          or (path / "adapter_config.json").exists()):
+        from rankrag_lite.training.merge import merge_adapter
+
+        dest = work / "start-model"
+        if not (dest / "config.json").exists():
+            log(f"merging the adapter in {path} to start from it")
+            merge_adapter(path, dest)
+        return str(dest)
+    return resolve_model(cfg.model)
+
+
+def probe_loss(model, rows: list[dict]) -> float:
+    """Mean loss over the trained (assistant) tokens of ``rows``, one example at a time."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        for r in rows:
+            ids = torch.tensor([r["input_ids"]], device=dev)
+            labels = torch.tensor([r["labels"]], device=dev)
+            logits = model(input_ids=ids).logits[:, :-1].float()
+            tgt = labels[:, 1:]
+            mask = tgt != IGNORE
+            lp = torch.log_softmax(logits, -1).gather(-1, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            total += float(-(lp * mask).sum())
+            count += int(mask.sum())
+    if was_training:
+        model.train()
+    return total / max(count, 1)
+
+
+def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
+    from trl import SFTConfig
+
+    packing = cfg.packing and not (backend == "unsloth" and not on_cuda)
+    if packing and not on_cuda:
+        # Padding-free rows are flattened into one sequence per forward; on CPU one packed row per
+        # forward keeps the (block-diagonal) attention at max_length^2.
+        micro, accum = 1, cfg.batch_size * cfg.grad_accum
+    else:
+        micro, accum = cfg.batch_size, cfg.grad_accum
+    kwargs = dict(
+        output_dir=str(ckpt_root),
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        adam_beta2=cfg.adam_beta2,
+        max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        max_length=cfg.max_length,
+        packing=packing,
+        packing_strategy="bfd",
+        gradient_checkpointing=cfg.gradient_checkpointing and backend != "unsloth",
+        bf16=False,
+        fp16=False,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataset_num_proc=None,
+        use_cpu=not on_cuda,
+        save_only_model=False,
+    )
+    if on_cuda:
+        import torch
+
+        kwargs["bf16"] = torch.cuda.is_bf16_supported()
+        kwargs["fp16"] = not kwargs["bf16"]
+    if not packing:
+        kwargs["train_sampling_strategy"] = "group_by_length"
+    return SFTConfig(**kwargs), packing
+
+
+def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | None = None,
+             recipe: dict | None = None, resume: bool = False) -> Path:
+    """Run one stage; returns the output folder."""
+    from rankrag_lite.training.backends import build_model, check_backend, device
+    from rankrag_lite.training.callbacks import JsonlLogCallback, ProgressCallback, plot_loss
+    from rankrag_lite.training.data import data_stats, load_chat_records, to_dataset, tokenize_records
+
+    out = Path(out)
+    # --- validate everything cheap before writing anything ---------------------------------------
+    if cfg.data is None:
+        raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
+    backend = check_backend(cfg)
+    records = load_chat_records(cfg.data, cfg.max_examples, cfg.seed)
+    if not Path(cfg.model).expanduser().is_dir():
+        resolve_model(cfg.model)  # unknown model -> one-line error now
+
+    work = work_dir(out)
+    ckpt_root = work / "checkpoints"
+    resume_from = last_checkpoint(ckpt_root) if resume else None
+    if resume and resume_from is None:
+        log(f"--resume: no checkpoint in {work}; starting from scratch")
+    if resume_from is None and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    run_record = {"stage": cfg.stage, "model": cfg.model, "data": str(cfg.data), "backend": backend}
+    run_file = work / "run.json"
+    if resume_from is not None and run_file.exists():
+        old = json.loads(run_file.read_text())
+        if old != run_record:
+            raise RankragError(f"--resume: {work} belongs to another run ({old}); drop --resume to restart")
+    write_json(run_file, run_record)
+
+    # --- model, data ---------------------------------------------------------------------------
+    start_model = resolve_start_model(cfg, work, backend)
+    log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
+    model, tok = build_model(cfg, backend, start_model)
+    rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only)
+    stats = data_stats(records, rows)
+    log(f"data: {stats['examples']} examples, {stats['tokens']} tokens "
+        f"({stats['trained_tokens']} trained)")
+    probe = rows[:PROBE_EXAMPLES]
+    probe_before = probe_loss(model, probe)
+
+    import torch
+    from trl import SFTTrainer
+
+    on_cuda = device() == "cuda"
+    args, packing = _sft_config(cfg, backend, ckpt_root, on_cuda)
+    log_path = work / "train_log.jsonl"
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=to_dataset(rows),
+        processing_class=tok,
+        callbacks=[JsonlLogCallback(log_path), ProgressCallback(f"stage {cfg.stage}")],
+    )
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    wall = time.time() - t0
+    state = trainer.state
+    probe_after = probe_loss(trainer.model, probe)
+
+    # --- assemble the output atomically --------------------------------------------------------
+    tokens = trainer._total_train_tokens if hasattr(trainer, "_total_train_tokens") else None
+    summary = {
+        "stage": cfg.stage,
+        "backend": backend,
+        "device": device(),
+        "start_model": start_model,
+        "global_step": state.global_step,
+        "resumed_from": resume_from.name if resume_from else None,
+        "train_loss": result.training_loss,
+        "probe_examples": len(probe),
+        "probe_loss_before": probe_before,
+        "probe_loss_after": probe_after,
+        "packing": packing,
+        "tokens_this_run": tokens,
+        "wall_s_this_run": round(wall, 2),
+        "tokens_per_s_this_run": round(tokens / wall, 1) if tokens and wall > 0 else None,
+        "data": stats,
+    }
+    if on_cuda:
+        summary["peak_vram_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    with atomic_dir(out) as tmp:
+        adapter = tmp / "adapter"
+        trainer.model.save_pretrained(str(adapter))
+        tok.save_pretrained(str(adapter))
+        _fix_adapter_base(adapter, start_model)
+        resolved = {"finetune_run": cfg.to_dict(), "start_model": start_model}
+        resolved["finetune_run"]["backend"] = backend
+        if recipe is not None:
+            resolved["recipe"] = recipe
+        if recipe_path is not None:
+            resolved["recipe_file"] = str(recipe_path)
+        (tmp / "recipe.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+        if log_path.exists():
+            shutil.copy(log_path, tmp / "train_log.jsonl")
+        else:
+            (tmp / "train_log.jsonl").write_text("")
+        plot_loss(tmp / "train_log.jsonl", tmp / "loss.png", f"stage {cfg.stage} ({backend})")
+        if cfg.merge:
+            _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
+                         adapter=adapter if cfg.load_in_4bit else None)
+        write_json(tmp / "summary.json", summary)
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"stage {cfg.stage} done: {state.global_step} steps, probe loss "
+        f"{probe_before:.4f} -> {probe_after:.4f}; output in {out}")
+    return out
+
+
+def _fix_adapter_base(adapter: Path, start_model: str) -> None:
+    """Record the (absolute) start model as the adapter's base so that it reloads from anywhere."""
+    cfg_path = adapter / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    p = Path(start_model)
+    cfg["base_model_name_or_path"] = str(p.resolve()) if p.exists() else start_model
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+
+
+def _save_merged(model, tok, dest: Path, backend: str, on_cuda: bool,
+                 adapter: Path | None = None) -> None:
+    if backend == "unsloth" and on_cuda:
+        model.save_pretrained_merged(str(dest), tok, save_method="merged_16bit")
+        return
+    if adapter is not None:  # 4-bit hf: merge into the reloaded 16/32-bit base, not the NF4 weights
+        from rankrag_lite.training.merge import merge_adapter
+
+        merge_adapter(adapter, dest)
+        return
+    import copy
+
+    merged = copy.deepcopy(model).merge_and_unload()
+    merged.save_pretrained(str(dest), safe_serialization=True)
+    tok.save_pretrained(str(dest))
+
+
+def stage_dataclass_dict(cfg: StageConfig) -> dict:
+    return dataclasses.asdict(cfg)
