@@ -143,6 +143,15 @@ def _history_turns(history: Sequence[dict] | None, user: str, answer: str | None
     return users, assistants
 
 
+def sft_chat(messages: Sequence[dict]) -> list[dict]:
+    """SFT chat (blend part 1): the conversation as given, under the shared ChatQA system turn
+    (a conversation that brings its own system turn keeps it)."""
+    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+    if not msgs or msgs[0]["role"] != "system":
+        msgs.insert(0, {"role": "system", "content": SYSTEM_PROMPT})
+    return msgs
+
+
 def context_rich_qa(question: str, passage, answer: str | None = None, dataset: str | None = None,
                     history: Sequence[dict] | None = None) -> list[dict]:
     """Context-rich QA: ``Passage: {gold}`` + (history) + question with the dataset's instruction."""
