@@ -1,7 +1,54 @@
-"""CLI commands (placeholder until this area lands)."""
+"""``rankrag-lite index`` and ``rankrag-lite retrieve``: BM25 over a JSONL corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from rankrag_lite.cli.common import guard
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("index")(index_cmd)
+    app.command("retrieve")(retrieve_cmd)
+
+
+@guard
+def index_cmd(
+    corpus: Path = typer.Option(..., "--corpus", help="JSONL(.gz) of {id|_id, title, text}."),
+    out: Path = typer.Option(..., "--out", help="Index folder to write."),
+    backend: str = typer.Option("bm25s", "--backend", help="bm25s (embedded) or pyserini (Lucene)."),
+) -> None:
+    """Build a BM25 index (title + text) over a JSONL corpus."""
+    from rankrag_lite.progress import log
+    from rankrag_lite.retrieval import build_index
+    from rankrag_lite.retrieval.base import check_backend
+    from rankrag_lite.retrieval.files import read_corpus
+
+    check_backend(backend)
+    docs = read_corpus(corpus)
+    log(f"indexing {len(docs):,} documents with {backend}")
+    index = build_index(docs, backend=backend)
+    index.save(out)
+    log(f"wrote {backend} index of {len(index):,} documents to {out}")
+
+
+@guard
+def retrieve_cmd(
+    index: Path = typer.Option(..., "--index", help="Folder written by `rankrag-lite index`."),
+    queries: Path = typer.Option(..., "--queries", help="JSONL {qid, question} or TSV qid<TAB>query."),
+    out: Path = typer.Option(..., "--out", help="Candidates JSONL {qid, question, passages}."),
+    k: int = typer.Option(100, "--k", min=1, help="Passages per query."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Also write a TREC run file."),
+) -> None:
+    """Retrieve the top-k passages (with text) for each query."""
+    from rankrag_lite.progress import log
+    from rankrag_lite.retrieval import load_index
+    from rankrag_lite.retrieval.files import read_queries, retrieve_to_files
+
+    pairs = read_queries(queries)
+    bm25 = load_index(index)
+    n = retrieve_to_files(bm25, pairs, out, k=k, run=run)
+    log(f"wrote top-{k} candidates for {n:,} queries to {out}" + (f" and {run}" if run else ""))
