@@ -11,6 +11,7 @@ text) and ``bm25s/`` (the score matrix and vocabulary saved by bm25s).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,10 @@ BM25S_DIR = "bm25s"
 # A run of word characters, joined across one inner "." or apostrophe ("u.s", "3.5", "don't").
 _TOKEN_RE = re.compile(r"\w+(?:[.'\u2019]\w+)*")
 _POSSESSIVE_RE = re.compile(r"['\u2019]s$")
+
+# bm25s sets its own logger to DEBUG; once any library configures root logging (pyserini does),
+# every index build would print debug lines.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class Analyzer:
