@@ -28,9 +28,9 @@ def index_cmd(
     from rankrag_lite.retrieval.files import read_corpus
 
     check_backend(backend)
-    docs = read_corpus(corpus)
+    docs = read_corpus(corpus, progress=True)
     log(f"indexing {len(docs):,} documents with {backend}")
-    index = build_index(docs, backend=backend)
+    index = build_index(docs, backend=backend, progress=True)
     index.save(out)
     log(f"wrote {backend} index of {len(index):,} documents to {out}")
 

@@ -49,13 +49,16 @@ class BM25Index(ABC):
         """Number of indexed documents."""
 
 
-def build_index(docs: Iterable[dict], backend: str = "bm25s", **params) -> BM25Index:
+def build_index(
+    docs: Iterable[dict], backend: str = "bm25s", *, progress: bool = False, **params
+) -> BM25Index:
     """Index ``docs`` (dicts with ``id``, ``title``, ``text``) with the named backend.
 
-    ``params`` override the backend's defaults (both default to Lucene's BM25, k1=0.9, b=0.4).
+    ``params`` override the backend's defaults (both default to Lucene's BM25, k1=0.9, b=0.4);
+    ``progress=True`` shows a progress bar while indexing.
     """
     cls = _backend_class(check_backend(backend))
-    return cls.build(docs, **params)
+    return cls.build(docs, progress=progress, **params)
 
 
 def load_index(path: str | os.PathLike) -> BM25Index:
@@ -142,6 +145,14 @@ def check_queries(queries: Sequence[str]) -> list[str]:
         if not isinstance(q, str):
             raise RankragError(f"query is not a string: {q!r}")
     return out
+
+
+def maybe_track(items, description: str, progress: bool, total: int | None = None):
+    if not progress:
+        return items
+    from rankrag_lite.progress import track
+
+    return track(items, description, total=total)
 
 
 def check_params(params: dict, defaults: dict, backend: str) -> dict:

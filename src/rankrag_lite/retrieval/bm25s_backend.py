@@ -29,6 +29,7 @@ from rankrag_lite.retrieval.base import (
     check_k,
     check_params,
     check_queries,
+    maybe_track,
     contents,
     normalize_docs,
 )
@@ -88,13 +89,13 @@ class Bm25sIndex(BM25Index):
     # --- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, docs: Iterable[dict], **params) -> Bm25sIndex:
+    def build(cls, docs: Iterable[dict], progress: bool = False, **params) -> Bm25sIndex:
         import bm25s
 
         params = check_params(params, DEFAULTS, "bm25s")
         docs = normalize_docs(docs)
         analyzer = Analyzer(params["stopwords"], params["stemmer"])
-        corpus_tokens = [analyzer(contents(d)) for d in docs]
+        corpus_tokens = [analyzer(contents(d)) for d in maybe_track(docs, "Tokenizing", progress)]
         try:
             retriever = bm25s.BM25(k1=params["k1"], b=params["b"], method=params["method"])
         except ValueError as e:

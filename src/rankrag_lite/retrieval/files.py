@@ -14,19 +14,19 @@ from pathlib import Path
 
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_write, dumps, iter_jsonl, open_text
-from rankrag_lite.retrieval.base import BM25Index, Hit, check_k, normalize_docs
+from rankrag_lite.retrieval.base import BM25Index, Hit, check_k, maybe_track, normalize_docs
 
 _QID_KEYS = ("qid", "id", "_id", "query_id")
 _TEXT_KEYS = ("question", "query", "text")
 
 
-def read_corpus(path: str | os.PathLike) -> list[dict]:
+def read_corpus(path: str | os.PathLike, progress: bool = False) -> list[dict]:
     """Documents of a JSONL corpus as ``{id, title, text}``; an empty or malformed corpus is an error."""
     path = Path(path)
     if not path.is_file():
         raise RankragError(f"corpus file not found: {path}")
     try:
-        return normalize_docs(iter_jsonl(path))
+        return normalize_docs(maybe_track(iter_jsonl(path), "Reading corpus", progress))
     except RankragError as e:
         raise RankragError(f"{path}: {e}") from None
 

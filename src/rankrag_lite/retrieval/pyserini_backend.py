@@ -37,6 +37,7 @@ from rankrag_lite.retrieval.base import (
     check_k,
     check_params,
     check_queries,
+    maybe_track,
     contents,
     normalize_docs,
 )
@@ -177,7 +178,7 @@ class PyseriniIndex(BM25Index):
         self._searcher.set_bm25(float(params["k1"]), float(params["b"]))
 
     @classmethod
-    def build(cls, docs: Iterable[dict], **params) -> PyseriniIndex:
+    def build(cls, docs: Iterable[dict], progress: bool = False, **params) -> PyseriniIndex:
         params = check_params(params, DEFAULTS, "pyserini")
         threads = params["threads"]
         if not isinstance(threads, int) or threads < 1:
@@ -186,14 +187,19 @@ class PyseriniIndex(BM25Index):
         LuceneIndexer, _ = _pyserini()
         tmp = tempfile.TemporaryDirectory(prefix="rankrag-lucene-")
         lucene_dir = Path(tmp.name) / LUCENE_DIR
-        indexer = LuceneIndexer(args=["-index", str(lucene_dir), "-storeRaw"], threads=threads)
-        add_batch = getattr(indexer, "add_batch_raw", None) or indexer.add_raw_batch  # 1.x / 2.x
         try:
-            for start in range(0, len(docs), _BATCH):
-                add_batch([_raw(d) for d in docs[start : start + _BATCH]])
-        finally:
-            indexer.close()
-        return cls(lucene_dir, params, len(docs), tmp=tmp)
+            indexer = LuceneIndexer(args=["-index", str(lucene_dir), "-storeRaw"], threads=threads)
+            add_batch = getattr(indexer, "add_batch_raw", None) or indexer.add_raw_batch  # 1.x / 2.x
+            try:
+                starts = range(0, len(docs), _BATCH)
+                for start in maybe_track(starts, "Indexing (Lucene)", progress):
+                    add_batch([_raw(d) for d in docs[start : start + _BATCH]])
+            finally:
+                indexer.close()
+            return cls(lucene_dir, params, len(docs), tmp=tmp)
+        except BaseException:
+            tmp.cleanup()
+            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike, meta: dict) -> PyseriniIndex:
