@@ -517,6 +517,8 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
     out: list[RankingItem] = []
     if raw.fmt == "beir":
         docs = {d["id"]: d for d in _beir_corpus(raw)}
+        if not docs:
+            raise RankragError(f"{where}: empty corpus")
         queries, qrels = _beir_queries_qrels(raw)
         for qid, q in queries.items():
             rels = qrels.get(qid)
