@@ -1,0 +1,111 @@
+"""``answer_file``: answer every record of a (reranked) candidates file from its top-k passages.
+
+Input: JSONL records ``{qid, question, passages: [...]}`` with passages best first (the output of
+``rankrag-lite rerank``, or any candidates file); optional gold ``answers`` (or ``answer``, or a
+``label`` True/False for claims). Output JSONL, one record per question:
+``{qid, question, answers, prediction, raw, top_pids, em, f1, acc}`` (metrics where gold answers are
+given). Streams in chunks, written atomically; returns the mean metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from rankrag_lite.answers import accuracy, exact_match, f1
+from rankrag_lite.errors import RankragError
+from rankrag_lite.generation.answerer import Answerer
+from rankrag_lite.io import atomic_write, dumps, iter_jsonl
+from rankrag_lite.progress import make_progress
+from rankrag_lite.ranking.candidates import normalize_record
+
+TASKS = ("qa", "claim")
+#: What each answer metric means (written next to the numbers).
+METRIC_NOTES = {
+    "em": "exact match after SQuAD normalisation (lowercase, no punctuation/articles), max over gold answers",
+    "f1": "token F1 after SQuAD normalisation, max over gold answers",
+    "acc": "accuracy: a normalised gold answer is contained in the normalised prediction",
+}
+
+
+def gold_answers(rec: dict) -> list[str]:
+    ans = rec.get("answers", rec.get("answer"))
+    if ans is None and "label" in rec:
+        ans = rec["label"]
+    if ans is None:
+        return []
+    if isinstance(ans, bool):
+        return ["True" if ans else "False"]
+    if isinstance(ans, str):
+        return [ans]
+    return [str(a) for a in ans if str(a).strip()]
+
+
+def answer_metrics(prediction: str, answers: list[str]) -> dict:
+    if not answers:
+        return {}
+    return {"em": exact_match(prediction, answers), "f1": f1(prediction, answers),
+            "acc": accuracy(prediction, answers)}
+
+
+def _records(path: Path, k: int) -> Iterator[dict]:
+    n = 0
+    for i, rec in enumerate(iter_jsonl(path)):
+        r = normalize_record(rec, str(path), i)
+        if len(r["passages"]) < k:
+            raise RankragError(f"{path}: record {i} (qid {r['qid']}) has {len(r['passages'])} passages, "
+                               f"fewer than k={k}")
+        n += 1
+        yield r
+    if n == 0:
+        raise RankragError(f"{path}: no records")
+
+
+def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os.PathLike, *,
+                k: int = 5, task: str = "qa", chunk: int = 64, progress: bool = True) -> dict:
+    """Answer from the top-``k`` passages of each record; returns ``{count, em, f1, acc, ...}``."""
+    if task not in TASKS:
+        raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+    if k < 1:
+        raise RankragError(f"k must be at least 1, got {k}")
+    input_path = Path(input_path)
+    if not input_path.exists():
+        raise RankragError(f"input file not found: {input_path}")
+    total = sum(1 for _ in _records(input_path, k))  # validate everything before generating
+    sums: dict[str, float] = {}
+    n_gold = 0
+    with make_progress() as bar, atomic_write(out) as f:
+        t = bar.add_task("Answering", total=total, info="questions")
+        if not progress:
+            bar.update(t, visible=False)
+        batch: list[dict] = []
+
+        def flush():
+            nonlocal n_gold
+            items = [(r["question"], r["passages"][:k]) for r in batch]
+            preds = answerer.verify_claims(items) if task == "claim" else answerer.answer(items)
+            for r, p in zip(batch, preds):
+                gold = gold_answers(r)
+                m = answer_metrics(p["prediction"], gold)
+                if m:
+                    n_gold += 1
+                    for key, v in m.items():
+                        sums[key] = sums.get(key, 0.0) + v
+                rec = {"qid": r["qid"], "question": r["question"], "answers": gold, **p,
+                       "top_pids": [x["pid"] for x in r["passages"][:k]], **m}
+                f.write(dumps(rec) + "\n")
+            bar.advance(t, len(batch))
+            batch.clear()
+
+        for r in _records(input_path, k):
+            batch.append(r)
+            if len(batch) >= chunk:
+                flush()
+        if batch:
+            flush()
+    summary = {"count": total, "k": k, "task": task, "with_gold": n_gold}
+    if n_gold:
+        summary.update({key: v / n_gold for key, v in sums.items()})
+        summary["metrics"] = {key: METRIC_NOTES[key] for key in sums}
+    return summary

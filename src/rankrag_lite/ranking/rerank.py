@@ -1,0 +1,88 @@
+"""``rerank_records`` / ``rerank_file``: score every candidate with P("True") and re-sort.
+
+Records are read one at a time and scored in chunks of about ``chunk_passages`` passages (sorted by
+length inside a chunk, so batches stay tight); each chunk is written out before the next is read, to
+temporary files that are renamed into place only at the end. A million-passage input thus never sits
+in memory and an interrupted run leaves no output that looks complete.
+
+Each output record is the input record with its passages re-sorted by ``rerank_score`` (best first);
+every passage keeps its fields (the retriever's ``score`` among them) and gains ``rerank_score`` and
+``first_stage_rank`` (1-based position in the input). The TREC run lists the same order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from rankrag_lite.io import atomic_write, dumps
+from rankrag_lite.progress import make_progress
+from rankrag_lite.ranking.candidates import iter_candidates, trec_line
+from rankrag_lite.ranking.scorer import PTrueScorer
+
+
+def _chunks(records: Iterable[dict], chunk_passages: int) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
+    size = 0
+    for rec in records:
+        chunk.append(rec)
+        size += len(rec["passages"])
+        if size >= chunk_passages:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passages: int = 1024,
+                   on_batch=None) -> Iterator[dict]:
+    """Yield each (normalised) record with its passages scored and re-sorted, best first."""
+    for chunk in _chunks(records, chunk_passages):
+        seqs, where = [], []
+        for r, rec in enumerate(chunk):
+            for j, p in enumerate(rec["passages"]):
+                seqs.append(scorer.encode_pair(rec["question"], p))
+                where.append((r, j))
+        scores = scorer.score_encoded(seqs, on_batch=on_batch)
+        for (r, j), s in zip(where, scores):
+            chunk[r]["passages"][j]["rerank_score"] = s
+            chunk[r]["passages"][j]["first_stage_rank"] = j + 1
+        for rec in chunk:
+            # stable sort: ties keep the first-stage order
+            rec["passages"] = sorted(rec["passages"], key=lambda p: -p["rerank_score"])
+            yield rec
+
+
+def count_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_k=None) -> tuple[int, int]:
+    """(records, passages) of an input, validating every record (a cheap first pass)."""
+    n_rec = n_pass = 0
+    for rec in iter_candidates(path, fmt, corpus=corpus, queries=queries, top_k=top_k):
+        n_rec += 1
+        n_pass += len(rec["passages"])
+    return n_rec, n_pass
+
+
+def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | os.PathLike, *,
+                run_out: str | os.PathLike | None = None, fmt: str = "auto", corpus=None, queries=None,
+                top_k: int | None = None, tag: str = "rankrag", chunk_passages: int = 1024,
+                progress: bool = True, meta: dict | None = None) -> dict:
+    """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
+    ``.trec``). The input is validated in full before any scoring. Returns counts."""
+    out = Path(out)
+    run_out = Path(run_out) if run_out else out.with_suffix(".trec")
+    n_rec, n_pass = count_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    records = iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    with make_progress() as bar:
+        task = bar.add_task("Reranking", total=n_pass, info="passages")
+        if not progress:
+            bar.update(task, visible=False)
+        with atomic_write(out) as f_out, atomic_write(run_out) as f_run:
+            for rec in rerank_records(scorer, records, chunk_passages=chunk_passages,
+                                      on_batch=lambda k: bar.advance(task, k)):
+                if meta:
+                    rec["reranker"] = meta
+                f_out.write(dumps(rec) + "\n")
+                for rank, p in enumerate(rec["passages"], start=1):
+                    f_run.write(trec_line(rec["qid"], p["pid"], rank, p["rerank_score"], tag))
+    return {"records": n_rec, "passages": n_pass, "out": str(out), "run": str(run_out)}
