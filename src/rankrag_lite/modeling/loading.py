@@ -121,9 +121,30 @@ def load_tokenizer(name: str | os.PathLike):
         tok = AutoTokenizer.from_pretrained(path)
     except OSError as e:
         raise RankragError(f"cannot load tokenizer for {name!r}: {str(e).splitlines()[0]}") from None
+    _align_eos(tok, path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def _align_eos(tok, path: str) -> None:
+    """Use the model config's EOS when the tokenizer disagrees with it.
+
+    The GGUF of SmolLM2-135M-Instruct gives its tokenizer ``<|im_start|>`` as EOS while the model
+    (config.json) ends turns with ``<|im_end|>``; TRL would copy the wrong id into the trained
+    model's config, and generation would not stop at the end of a turn.
+    """
+    import json
+
+    cfg_path = Path(path) / "config.json"
+    if not cfg_path.exists():
+        return
+    try:
+        eos = json.loads(cfg_path.read_text()).get("eos_token_id")
+    except (OSError, ValueError):
+        return
+    if isinstance(eos, int) and tok.eos_token_id != eos and 0 <= eos < len(tok):
+        tok.eos_token = tok.convert_ids_to_tokens(eos)
 
 
 def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None,

@@ -193,10 +193,15 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     import torch
     from trl import SFTTrainer
 
+    from rankrag_lite.training.sft import SelectiveHeadSFTTrainer, trl_kernels_available
+
     on_cuda = device() == "cuda"
+    # Unsloth brings its own loss path (on CPU it replaces TRL's Triton kernels); the hf backend
+    # uses TRL's fused head where its kernels load, the selective-head loss otherwise (CPU).
+    trainer_cls = SFTTrainer if (backend == "unsloth" or trl_kernels_available()) else SelectiveHeadSFTTrainer
     args, packing = _sft_config(cfg, backend, ckpt_root, on_cuda)
     log_path = work / "train_log.jsonl"
-    trainer = SFTTrainer(
+    trainer = trainer_cls(
         model=model,
         args=args,
         train_dataset=to_dataset(rows),

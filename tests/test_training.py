@@ -1,0 +1,116 @@
+"""End-to-end fine-tuning on the real SmolLM2-135M (CPU): Stage 1 -> merge -> Stage 2, and --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rankrag_lite.cli import app
+from rankrag_lite.io import read_jsonl
+
+RECIPE = """\
+seed: 3
+finetune:
+  backend: hf
+  model: {model}
+  max_length: 192
+  lora: {{r: 8, alpha: 16}}
+  stage1: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
+            warmup_ratio: 0.0, scheduler: constant, merge: true}}
+  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
+            warmup_ratio: 0.0, scheduler: constant}}
+"""
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory, tiny_model_path):
+    p = tmp_path_factory.mktemp("recipe") / "r.yaml"
+    p.write_text(RECIPE.format(model=tiny_model_path))
+    return p
+
+
+def _ok(args):
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, (res.output, res.exception)
+    return res
+
+
+@pytest.mark.slow
+def test_stage1_then_stage2_lower_the_loss(recipe, fixtures, tmp_path):
+    s1 = tmp_path / "s1"
+    _ok(["finetune", "--stage", "1", "--recipe", str(recipe), "--data",
+         str(fixtures / "sft_chat_40.jsonl"), "--out", str(s1)])
+    for name in ("adapter/adapter_config.json", "adapter/tokenizer_config.json", "recipe.yaml",
+                 "train_log.jsonl", "loss.png", "summary.json", "merged/config.json"):
+        assert (s1 / name).exists(), name
+    sum1 = json.loads((s1 / "summary.json").read_text())
+    assert sum1["global_step"] == 3
+    assert sum1["probe_loss_after"] < sum1["probe_loss_before"]  # loss on the training batch went down
+    assert [r["step"] for r in read_jsonl(s1 / "train_log.jsonl")] == [1, 2, 3]
+    assert not (tmp_path / ".s1.work").exists()
+    merged_cfg = json.loads((s1 / "merged" / "config.json").read_text())
+    assert merged_cfg["eos_token_id"] == 2  # <|im_end|>, not the GGUF tokenizer's <|im_start|>
+
+    # Stage 2 from the Stage-1 output folder: starts from its merged model
+    s2 = tmp_path / "s2"
+    _ok(["finetune", "--stage", "2", "--recipe", str(recipe), "--model", str(s1), "--data",
+         str(fixtures / "blend_tiny.jsonl"), "--out", str(s2)])
+    sum2 = json.loads((s2 / "summary.json").read_text())
+    assert Path(sum2["start_model"]).resolve() == (s1 / "merged").resolve()
+    adapter_cfg = json.loads((s2 / "adapter" / "adapter_config.json").read_text())
+    assert Path(adapter_cfg["base_model_name_or_path"]).resolve() == (s1 / "merged").resolve()
+    assert sum2["probe_loss_after"] < sum2["probe_loss_before"]
+    # Stage 2's starting loss is the Stage-1 merge's, not the original model's
+    import torch
+
+    from rankrag_lite.modeling.loading import load_model
+    from rankrag_lite.training.data import load_chat_records, tokenize_records
+    from rankrag_lite.training.finetune import probe_loss
+
+    rows = tokenize_records(
+        load_model(s1 / "merged", device="cpu")[1],
+        load_chat_records(fixtures / "blend_tiny.jsonl", 6, 3), 192)[:8]
+    m1, _ = load_model(s1 / "merged", device="cpu", dtype=torch.float32)
+    assert probe_loss(m1, rows) == pytest.approx(sum2["probe_loss_before"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_continues_from_checkpoint(recipe, fixtures, tmp_path):
+    out = tmp_path / "run"
+    work = tmp_path / ".run.work"
+    args = ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
+            str(fixtures / "blend_tiny.jsonl"), "--out", str(out), "--max-steps", "4"]
+    env = dict(os.environ, RANKRAG_LITE_QUIET="1")
+    proc = subprocess.Popen([sys.executable, "-m", "rankrag_lite", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    ckpt = work / "checkpoints" / "checkpoint-1" / "trainer_state.json"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+            time.sleep(0.2)
+        assert ckpt.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "timeout"
+        time.sleep(0.5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not out.exists()  # an interrupted run leaves nothing that looks complete
+    done = sorted(int(p.name.split("-")[1]) for p in (work / "checkpoints").glob("checkpoint-*")
+                  if (p / "trainer_state.json").exists())
+    assert done and done[-1] < 4
+
+    _ok([*args, "--resume"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from"] == f"checkpoint-{done[-1]}"
+    assert summary["global_step"] == 4
+    steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
+    assert steps == [1, 2, 3, 4]
+    assert not work.exists()
