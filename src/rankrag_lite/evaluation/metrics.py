@@ -1,0 +1,96 @@
+"""Ranking metrics through ranx (no hand-written IR metrics), answer metrics from ``answers``.
+
+- ``Recall@k``: share of the gold passages (qrels grade >= the set's relevance level) in the top k
+  (ranx ``recall@k-lN``).
+- ``AnswerRecall@k``: a top-k passage contains an answer (DPR ``has_answer``), i.e. ranx
+  ``hit_rate@k`` against has-answer labels.
+- ``MRR@10`` (ranx ``mrr@10-lN``) and, for graded qrels, ``nDCG@10`` (ranx ``ndcg@10``: linear gain,
+  as trec_eval).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rankrag_lite.evaluation.datasets import EvalSet
+from rankrag_lite.evaluation.rankers import Ranking
+
+CURVE_MAX = 20
+
+
+def ranx_run(ranking: Ranking, qids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Ranks as strictly decreasing scores (so ranx keeps the ranker's tie-breaking)."""
+    out = {}
+    for qid in qids:
+        pids = ranking.order[qid]
+        out[qid] = {pid: float(len(pids) - r) for r, pid in enumerate(pids)}
+    return out
+
+
+def _ranx(qrels: dict, run: dict, metrics: list[str]) -> dict[str, np.ndarray]:
+    import warnings
+
+    from ranx import Qrels, Run, evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety chatter
+        res = evaluate(Qrels(qrels), Run(run), metrics, return_mean=False, make_comparable=True)
+    if len(metrics) == 1:
+        res = {metrics[0]: res}
+    return {m: np.asarray(v, dtype=float) for m, v in res.items()}
+
+
+def ranking_metrics(es: EvalSet, ranking: Ranking, ks: Sequence[int], curve_max: int = CURVE_MAX) -> dict:
+    """``{"mean": {metric: value}, "per_query": {qid: {metric: value}}, "curve": {name: [k=1..]}}``."""
+    mean: dict[str, float] = {}
+    per_query: dict[str, dict[str, float]] = {}
+    curve: dict[str, list[float]] = {}
+    ks = sorted(set(int(k) for k in ks))
+    curve_ks = list(range(1, curve_max + 1))
+
+    def add(qrels, named: dict[str, str], curve_name: str | None, curve_metric: str | None):
+        qids = sorted(qrels)
+        if not qids:
+            return
+        run = ranx_run(ranking, qids)
+        metrics = list(dict.fromkeys(list(named.values()) + (
+            [curve_metric.format(k=k) for k in curve_ks] if curve_metric else [])))
+        res = _ranx(qrels, run, metrics)
+        # ranx returns per-query arrays in the (sorted) qrels order
+        order = Qrels_ids(qrels)
+        for label, m in named.items():
+            mean[label] = float(res[m].mean())
+            for qid, v in zip(order, res[m]):
+                per_query.setdefault(qid, {})[label] = float(v)
+        if curve_metric:
+            curve[curve_name] = [float(res[curve_metric.format(k=k)].mean()) for k in curve_ks]
+
+    if es.has_gold:
+        lvl = es.rel_level
+        named = {f"Recall@{k}": f"recall@{k}-l{lvl}" for k in ks}
+        named["MRR@10"] = f"mrr@10-l{lvl}"
+        if es.graded:
+            named["nDCG@10"] = "ndcg@10"
+        add(es.gold_qrels(), named, "Recall", f"recall@{{k}}-l{lvl}")
+    if es.has_answers:
+        add(es.answer_qrels(), {f"AnswerRecall@{k}": f"hit_rate@{k}" for k in ks}, "AnswerRecall",
+            "hit_rate@{k}")
+    return {"mean": mean, "per_query": per_query, "curve": curve}
+
+
+def Qrels_ids(qrels: dict) -> list[str]:
+    """Query ids in the order ranx reports them (its Qrels keeps insertion order of a dict)."""
+    from ranx import Qrels
+
+    return list(Qrels(qrels).get_query_ids())
+
+
+def mean_answer_metrics(rows: Sequence[dict]) -> dict[str, float]:
+    scored = [r for r in rows if "em" in r]
+    if not scored:
+        return {}
+    return {"EM": float(np.mean([r["em"] for r in scored])),
+            "F1": float(np.mean([r["f1"] for r in scored])),
+            "Acc": float(np.mean([r["acc"] for r in scored]))}

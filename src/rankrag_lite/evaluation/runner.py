@@ -1,0 +1,186 @@
+"""``evaluate``: several rankers side by side on one evaluation set, plus answers from a top-k."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rankrag_lite.errors import RankragError
+from rankrag_lite.evaluation.datasets import EvalSet
+from rankrag_lite.evaluation.metrics import mean_answer_metrics, ranking_metrics
+from rankrag_lite.evaluation.rankers import (
+    BASELINES,
+    Ranking,
+    rank_bm25,
+    rank_from_file,
+    rank_given,
+    rank_minilm,
+    rank_model,
+    rank_random,
+)
+from rankrag_lite.evaluation.report import write_report
+from rankrag_lite.io import atomic_dir
+from rankrag_lite.progress import log
+
+DEFAULT_KS = (1, 2, 5, 10, 20)
+
+
+def default_baselines(es: EvalSet) -> list[str]:
+    return ["given" if es.has_order else "bm25", "minilm", "random"]
+
+
+def model_label(name: str) -> str:
+    p = Path(str(name))
+    return p.name if p.exists() else str(name)
+
+
+def _unique(name: str, taken) -> str:
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name}-{i}", i + 1
+    return out
+
+
+def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str] | None = None,
+             models: Sequence[str] = (), runs: dict[str, str] | None = None, ks: Sequence[int] = DEFAULT_KS,
+             score: str = "true-false", batch_size: int = 16, load_in_4bit: bool = False,
+             answer: bool | None = None, answer_from: Sequence[str] | None = None, answer_k: int = 5,
+             answer_model: str | None = None, max_new_tokens: int = 32, seed: int = 0,
+             loaded: dict | None = None, progress: bool = True) -> dict:
+    """Rank with every ranker, score with ranx, answer from the top-k; write the report folder.
+
+    ``loaded`` maps a model name to an already loaded ``(model, tokenizer)`` (tests, notebooks).
+    Returns the summary that is written as ``metrics.json``.
+    """
+    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+
+    check_method(score)
+    baselines = list(default_baselines(es) if baselines is None else baselines)
+    for b in baselines:
+        if b not in BASELINES:
+            raise RankragError(f"unknown ranker {b!r}; baselines are {list(BASELINES)} (models: --model)")
+    ks = sorted(set(int(k) for k in ks))
+    if not ks or ks[0] < 1:
+        raise RankragError("k values must be positive integers")
+    n_max = max(len(it.passages) for it in es.items)
+    n_min = min(len(it.passages) for it in es.items)
+    if answer is None:
+        answer = bool(models) and es.has_answers
+    if answer:
+        if not es.has_answers:
+            raise RankragError(f"{es.name} has no answers to evaluate answers against")
+        if answer_k < 1 or answer_k > n_min:
+            raise RankragError(f"--answer-k {answer_k} is larger than the candidates of some question ({n_min})"
+                               if answer_k > n_min else "--answer-k must be at least 1")
+        if not models and not answer_model:
+            raise RankragError("answering needs a model: pass --model (or --answer-model)")
+    loaded = dict(loaded or {})
+
+    def get_model(name: str):
+        if name not in loaded:
+            from rankrag_lite.modeling.loading import load_model
+
+            log(f"loading model {name}")
+            loaded[name] = load_model(name, load_in_4bit=load_in_4bit)
+        return loaded[name]
+
+    rankings: list[Ranking] = []
+    names: set[str] = set()
+    for b in baselines:
+        log(f"ranking: {b}")
+        if b == "given":
+            r = rank_given(es)
+        elif b == "bm25":
+            r = rank_bm25(es)
+        elif b == "minilm":
+            r = rank_minilm(es)
+        else:
+            r = rank_random(es, seed)
+        rankings.append(r)
+        names.add(r.name)
+    model_names: dict[str, str] = {}
+    for m in models:
+        label = _unique(model_label(m), names)
+        model, tok = get_model(m)
+        scorer = PTrueScorer(model, tok, method=score, batch_size=batch_size)
+        rankings.append(rank_model(es, scorer, label, progress=progress))
+        names.add(label)
+        model_names[label] = m
+    for name, path in (runs or {}).items():
+        label = _unique(name, names)
+        rankings.append(rank_from_file(es, path, label))
+        names.add(label)
+    if not rankings:
+        raise RankragError("nothing to compare: no rankers, models or runs")
+
+    results = {r.name: ranking_metrics(es, r, ks) for r in rankings}
+    columns = list(dict.fromkeys(c for res in results.values() for c in res["mean"]))
+    summary: dict = {
+        "dataset": {
+            "name": es.name, "format": es.fmt, "questions": len(es.items), "candidates_min": n_min,
+            "candidates_max": n_max, "first_stage": es.first_stage,
+            "gold": (f"qrels, relevant = grade >= {es.rel_level}" + (" (graded)" if es.graded else ""))
+            if es.has_gold else "none",
+            "answers": "yes" if es.has_answers else "none", "notes": list(es.notes),
+        },
+        "ks": ks,
+        "metric_definitions": {
+            "Recall@k": "share of the gold passages in the top k (ranx recall@k)",
+            "AnswerRecall@k": "a top-k passage contains an answer, DPR has_answer (ranx hit_rate@k)",
+            "MRR@10": "reciprocal rank of the first gold passage within the top 10 (ranx mrr@10)",
+            "nDCG@10": "graded nDCG@10, linear gain as trec_eval (ranx ndcg@10)",
+        },
+        "ranking_columns": columns,
+        "rankers": {r.name: {"description": r.description, "metrics": results[r.name]["mean"],
+                             "curve": results[r.name]["curve"]} for r in rankings},
+    }
+
+    answers_by: dict[str, dict[str, dict]] = {}
+    if answer:
+        from rankrag_lite.generation import METRIC_NOTES, Answerer, answer_metrics
+
+        a_model = answer_model or models[0]
+        model, tok = get_model(a_model)
+        answerer = Answerer(model, tok, max_new_tokens=max_new_tokens, batch_size=max(1, batch_size // 2))
+        by_name = {r.name: r for r in rankings}
+        default_from = [n for n, m in model_names.items() if m == a_model] or [rankings[-1].name]
+        sources = list(answer_from or default_from)
+        for src in sources:
+            if src not in by_name:
+                raise RankragError(f"--answer-from {src!r} is not one of the rankers {list(by_name)}")
+        answer_sum: dict[str, dict] = {}
+        for src in sources:
+            log(f"answering from the top-{answer_k} of {src}")
+            order = by_name[src].order
+            items = []
+            for it in es.items:
+                pmap = {p["pid"]: p for p in it.passages}
+                items.append((it.question, [pmap[pid] for pid in order[it.qid][:answer_k]]))
+            preds = answerer.answer(items)
+            rows = {}
+            for it, p in zip(es.items, preds):
+                rows[it.qid] = {"prediction": p["prediction"], **answer_metrics(p["prediction"], it.answers)}
+            answers_by[src] = rows
+            answer_sum[src] = mean_answer_metrics(list(rows.values()))
+        summary["answers"] = {
+            "model": model_label(a_model), "k": answer_k, "max_new_tokens": max_new_tokens,
+            "by_ranker": answer_sum,
+            "definitions": {"EM": METRIC_NOTES["em"], "F1": METRIC_NOTES["f1"], "Acc": METRIC_NOTES["acc"]},
+        }
+
+    per_question = []
+    for it in es.items:
+        row = {"qid": it.qid, "question": it.question, "answers": it.answers,
+               "gold": sorted(pid for pid, g in it.qrels.items() if g >= es.rel_level),
+               "n_candidates": len(it.passages), "rankers": {}}
+        for r in rankings:
+            row["rankers"][r.name] = {"top": r.order[it.qid][:max(10, answer_k)],
+                                      **results[r.name]["per_query"].get(it.qid, {})}
+        if answers_by:
+            row["answers_by"] = {src: rows[it.qid] for src, rows in answers_by.items()}
+        per_question.append(row)
+
+    with atomic_dir(out_dir) as tmp:
+        write_report(Path(tmp), summary, per_question)
+    return summary
