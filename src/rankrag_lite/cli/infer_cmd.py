@@ -1,7 +1,138 @@
-"""CLI commands (placeholder until this area lands)."""
+"""``rankrag-lite rerank``, ``answer`` and ``rag``: RankRAG inference with one model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from rankrag_lite.cli.common import guard
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("rerank")(rerank_cmd)
+    app.command("answer")(answer_cmd)
+    app.command("rag")(rag_cmd)
+
+
+def check_4bit(load_in_4bit: bool) -> None:
+    """``--load-in-4bit`` needs a CUDA GPU and bitsandbytes (on this CPU the kit computes in fp32)."""
+    if not load_in_4bit:
+        return
+    import importlib.util
+
+    import torch
+
+    from rankrag_lite.errors import RankragError
+
+    if not torch.cuda.is_available():
+        raise RankragError("--load-in-4bit needs a CUDA GPU; on CPU leave it out (fp32)")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise RankragError("--load-in-4bit needs bitsandbytes: pip install 'rankrag-lite[gpu]'")
+
+
+def _load(model: str, load_in_4bit: bool):
+    from rankrag_lite.modeling.loading import load_model
+    from rankrag_lite.progress import log
+
+    log(f"loading model {model}" + (" in 4-bit" if load_in_4bit else ""))
+    return load_model(model, load_in_4bit=load_in_4bit)
+
+
+@guard
+def rerank_cmd(
+    model: str = typer.Option(..., "--model", help="Model folder, LoRA adapter folder, hub name, or smollm2-135m."),
+    input: Path = typer.Option(..., "--input", help="Candidates JSONL (retrieve output), rank_llm JSON, or a TREC run (with --corpus and --queries)."),
+    out: Path = typer.Option(..., "--out", help="Reranked JSONL: the records with rerank_score per passage, best first."),
+    run: Optional[Path] = typer.Option(None, "--run", help="TREC run to write (default: --out with .trec)."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Rerank only the first K candidates of each query (all if not given); fewer is an error."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    score: str = typer.Option("true-false", "--score", help="true-false: softmax over the True/False logits; true-vocab: P(True) over the vocabulary."),
+    fmt: str = typer.Option("auto", "--format", help="auto, candidates, rankllm or trec."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="With a TREC run: corpus JSONL {id|_id, title, text} or a BEIR folder."),
+    queries: Optional[Path] = typer.Option(None, "--queries", help="With a TREC run: queries TSV qid<TAB>query or JSONL."),
+    max_length: int = typer.Option(2048, "--max-length", min=64, help="Longest prompt in tokens (longer passages are cut)."),
+    tag: str = typer.Option("rankrag", "--tag", help="Run tag in the TREC file."),
+) -> None:
+    """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
+    from rankrag_lite.progress import log
+    from rankrag_lite.ranking.rerank import count_candidates, rerank_file
+    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+
+    check_method(score)
+    check_4bit(load_in_4bit)
+    n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    m, tok = _load(model, load_in_4bit)
+    scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
+    res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries, top_k=top_k,
+                      tag=tag, meta={"model": model, "score": score})
+    log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
+
+
+@guard
+def answer_cmd(
+    model: str = typer.Option(..., "--model", help="Model folder, LoRA adapter folder, hub name, or smollm2-135m."),
+    input: Path = typer.Option(..., "--input", help="Reranked JSONL (rerank output) or any candidates JSONL, passages best first."),
+    out: Path = typer.Option(..., "--out", help="Answers JSONL {qid, question, answers, prediction, top_pids, em, f1, acc}."),
+    k: int = typer.Option(5, "--k", help="Answer from the top-k passages (the paper: 5)."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget (the paper: 32)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts per generate call."),
+    task: str = typer.Option("qa", "--task", help="qa (short-phrase answers) or claim (FEVER-style True/False)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+) -> None:
+    """Answer each question from its top-k passages with the paper's inference prompt."""
+    import json
+
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.generation.answer_file import TASKS, _records
+    from rankrag_lite.progress import console
+
+    if task not in TASKS:
+        raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+    if k < 1:
+        raise RankragError(f"--k must be at least 1, got {k}")
+    check_4bit(load_in_4bit)
+    if not input.exists():
+        raise RankragError(f"input file not found: {input}")
+    for _ in _records(input, k):  # validate before loading the model
+        pass
+    m, tok = _load(model, load_in_4bit)
+    res = answer_file(Answerer(m, tok, max_new_tokens=max_new_tokens, batch_size=batch_size), input, out,
+                      k=k, task=task)
+    console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
+    if res.get("metrics"):
+        for name, note in res["metrics"].items():
+            console.print(f"{name}: {note}")
+
+
+@guard
+def rag_cmd(
+    index: Path = typer.Option(..., "--index", help="BM25 index folder (rankrag-lite index)."),
+    model: str = typer.Option(..., "--model", help="Model that ranks and answers (loaded once)."),
+    questions: Path = typer.Option(..., "--questions", help="Questions: NQ-open JSONL, DPR TSV, topics TSV, ... (answers optional)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: candidates, reranked, answers, summary."),
+    n: int = typer.Option(100, "--n", help="Passages retrieved per question (the paper: 100)."),
+    k: int = typer.Option(5, "--k", help="Passages the answer reads (the paper: 5)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
+    score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+) -> None:
+    """Retrieve -> rerank -> answer in one command, writing each stage's output."""
+    import json
+
+    from rankrag_lite.pipeline import rag
+    from rankrag_lite.progress import console, log
+    from rankrag_lite.ranking.scorer import check_method
+
+    check_method(score)
+    check_4bit(load_in_4bit)
+    summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
+                  max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit)
+    log(f"wrote {out}/candidates.jsonl, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")
+    console.print(json.dumps({k_: summary["answers"].get(k_) for k_ in ("count", "em", "f1", "acc")
+                              if k_ in summary["answers"]}))

@@ -49,11 +49,11 @@ def answer_metrics(prediction: str, answers: list[str]) -> dict:
             "acc": accuracy(prediction, answers)}
 
 
-def _records(path: Path, k: int) -> Iterator[dict]:
+def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
     n = 0
     for i, rec in enumerate(iter_jsonl(path)):
         r = normalize_record(rec, str(path), i)
-        if len(r["passages"]) < k:
+        if strict and len(r["passages"]) < k:
             raise RankragError(f"{path}: record {i} (qid {r['qid']}) has {len(r['passages'])} passages, "
                                f"fewer than k={k}")
         n += 1
@@ -63,8 +63,11 @@ def _records(path: Path, k: int) -> Iterator[dict]:
 
 
 def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os.PathLike, *,
-                k: int = 5, task: str = "qa", chunk: int = 64, progress: bool = True) -> dict:
-    """Answer from the top-``k`` passages of each record; returns ``{count, em, f1, acc, ...}``."""
+                k: int = 5, task: str = "qa", chunk: int = 64, progress: bool = True,
+                strict: bool = True) -> dict:
+    """Answer from the top-``k`` passages of each record; returns ``{count, em, f1, acc, ...}``.
+
+    ``strict``: a record with fewer than ``k`` passages is an error (else it is answered from all)."""
     if task not in TASKS:
         raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if k < 1:
@@ -72,7 +75,7 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
     input_path = Path(input_path)
     if not input_path.exists():
         raise RankragError(f"input file not found: {input_path}")
-    total = sum(1 for _ in _records(input_path, k))  # validate everything before generating
+    total = sum(1 for _ in _records(input_path, k, strict))  # validate everything before generating
     sums: dict[str, float] = {}
     n_gold = 0
     with make_progress() as bar, atomic_write(out) as f:
@@ -98,7 +101,7 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
             bar.advance(t, len(batch))
             batch.clear()
 
-        for r in _records(input_path, k):
+        for r in _records(input_path, k, strict):
             batch.append(r)
             if len(batch) >= chunk:
                 flush()

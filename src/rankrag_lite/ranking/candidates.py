@@ -58,10 +58,6 @@ def normalize_record(rec, where: str, i: int, top_k: int | None = None) -> dict:
         raise RankragError(f"{where}: record {i} (qid {qid}) has no 'passages'")
     if not isinstance(passages, list) or not passages:
         raise RankragError(f"{where}: record {i} (qid {qid}) has an empty candidate list")
-    if top_k is not None and len(passages) < top_k:
-        raise RankragError(
-            f"{where}: record {i} (qid {qid}) has {len(passages)} candidates, fewer than --top-k {top_k}"
-        )
     clean = []
     for j, p in enumerate(passages):
         if not isinstance(p, dict):
@@ -77,6 +73,10 @@ def normalize_record(rec, where: str, i: int, top_k: int | None = None) -> dict:
         q["title"] = str(p.get("title") or "")
         q["text"] = text
         clean.append(q)
+    if top_k is not None and len(passages) < top_k:
+        raise RankragError(
+            f"{where}: record {i} (qid {qid}) has {len(passages)} candidates, fewer than --top-k {top_k}"
+        )
     out = {k: v for k, v in rec.items() if k not in ("passages", "ctxs", "id", "_id", "query")}
     out["qid"] = qid
     out["question"] = question
