@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.modeling.loading import default_dtype, load_model, resolve_model
+from rankrag_lite.modeling.loading import _align_eos, default_dtype, load_model, resolve_model
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.modeling.unsloth_loader import cuda_available, import_unsloth, unsloth_installed
 from rankrag_lite.training.recipe import StageConfig
@@ -86,6 +86,7 @@ def build_unsloth(cfg: StageConfig, model_path: str):
         )
     except OSError as e:
         raise RankragError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from None
+    _align_eos(tok, model_path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = FastLanguageModel.get_peft_model(

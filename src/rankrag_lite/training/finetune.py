@@ -151,14 +151,14 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
              recipe: dict | None = None, resume: bool = False) -> Path:
     """Run one stage; returns the output folder."""
     from rankrag_lite.training.backends import build_model, check_backend, device
-    from rankrag_lite.training.callbacks import JsonlLogCallback, ProgressCallback, plot_loss
     from rankrag_lite.training.data import data_stats, load_chat_records, to_dataset, tokenize_records
 
     out = Path(out)
     # --- validate everything cheap before writing anything ---------------------------------------
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
-    backend = check_backend(cfg)
+    backend = check_backend(cfg)  # imports unsloth (first, before transformers) on its backend
+    from rankrag_lite.training.callbacks import JsonlLogCallback, ProgressCallback, plot_loss
     records = load_chat_records(cfg.data, cfg.max_examples, cfg.seed)
     if not Path(cfg.model).expanduser().is_dir():
         resolve_model(cfg.model)  # unknown model -> one-line error now
