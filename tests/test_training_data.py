@@ -200,3 +200,22 @@ def test_load_chat_records_rejects_bad_roles(tmp_path):
     p.write_text(json.dumps({"messages": [{"role": "bot", "content": "hi"}]}) + "\n")
     with pytest.raises(RankragError, match="role"):
         load_chat_records(p)
+
+
+def test_padding_free_packing_keeps_examples_apart(tiny_model):
+    """Packed rows run with reset position_ids, no attention mask and no KV cache (as in training):
+    transformers then builds a block-diagonal mask for SDPA, so each example's logits equal those
+    of running it alone (despite TRL's warning that only FlashAttention keeps them apart)."""
+    import torch
+
+    model, tok = tiny_model
+    a = tok("The capital of France is Paris.", add_special_tokens=False).input_ids
+    b = tok("Water boils at one hundred degrees.", add_special_tokens=False).input_ids
+    ids = torch.tensor([a + b])
+    pos = torch.tensor([list(range(len(a))) + list(range(len(b)))])
+    with torch.no_grad():
+        packed = model(input_ids=ids, position_ids=pos, use_cache=False).logits[0]
+        alone_a = model(input_ids=torch.tensor([a])).logits[0]
+        alone_b = model(input_ids=torch.tensor([b])).logits[0]
+    assert (packed[: len(a)] - alone_a).abs().max() < 1e-3
+    assert (packed[len(a):] - alone_b).abs().max() < 1e-3
