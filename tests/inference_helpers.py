@@ -15,11 +15,19 @@ def twowiki(n: int = 20) -> list[dict]:
     return [json.loads(line) for line in TWOWIKI.read_text().splitlines()[:n]]
 
 
-def candidates_from_twowiki(path: Path, n: int = 2, passages: int = 10) -> Path:
+def short(text: str, max_chars: int | None = 160) -> str:
+    """The start of a passage (whole words), to keep the tiny model's tests quick on 2 shared cores."""
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    return text[:max_chars].rsplit(" ", 1)[0]
+
+
+def candidates_from_twowiki(path: Path, n: int = 2, passages: int = 10, max_chars: int | None = 160) -> Path:
     """A candidates JSONL {qid, question, answers, passages[{pid, title, text, is_gold}]}."""
     with open(path, "w") as f:
         for rec in twowiki(n):
-            ps = [{"pid": f"{rec['id']}-{j}", "title": p["title"], "text": p["text"], "is_gold": p["is_gold"]}
+            ps = [{"pid": f"{rec['id']}-{j}", "title": p["title"], "text": short(p["text"], max_chars),
+                   "is_gold": p["is_gold"]}
                   for j, p in enumerate(rec["passages"][:passages])]
             f.write(json.dumps({"qid": rec["id"], "question": rec["question"], "answers": rec["answers"],
                                 "passages": ps}) + "\n")

@@ -8,7 +8,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from inference_helpers import DL19, DL19_QRELS, TWOWIKI
+from inference_helpers import DL19, DL19_QRELS, TWOWIKI, short
 from rankrag_lite.cli import app
 from rankrag_lite.evaluation import EvalItem, EvalSet, evaluate, load_eval_set, ranking_metrics
 from rankrag_lite.evaluation.rankers import Ranking, rank_bm25, rank_given, rank_minilm, rank_random
@@ -159,6 +159,9 @@ def test_evaluate_cli_bad_input(tmp_path):
 @pytest.mark.slow
 def test_evaluate_with_the_tiny_model_and_answers(tmp_path, tiny_model, tiny_model_path):
     es = load_eval_set(TWOWIKI, limit=2)
+    for it in es.items:
+        for p in it.passages:
+            p["text"] = short(p["text"], 120)
     out = tmp_path / "ev"
     s = evaluate(es, out, baselines=["bm25"], models=[tiny_model_path], loaded={tiny_model_path: tiny_model},
                  answer_k=2, max_new_tokens=4, progress=False)

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from inference_helpers import candidates_from_twowiki, twowiki
+from inference_helpers import candidates_from_twowiki, short, twowiki
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
 from rankrag_lite.generation import Answerer, answer_file, answer_metrics
@@ -17,7 +17,8 @@ runner = CliRunner()
 
 
 def _items(n=2, k=2):
-    return [(r["question"], [p for p in r["passages"] if p["is_gold"]][:k]) for r in twowiki(n)]
+    return [(r["question"], [{"title": p["title"], "text": short(p["text"])} for p in r["passages"] if p["is_gold"]][:k])
+            for r in twowiki(n)]
 
 
 def test_prompt_is_the_papers_inference_prompt(tiny_model):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from inference_helpers import char_level_model, twowiki
+from inference_helpers import char_level_model, short, twowiki
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
 from rankrag_lite.ranking import PTrueScorer, answer_token_ids, naive_score
@@ -46,7 +46,7 @@ def test_multi_token_true_is_a_clear_error(tmp_path):
 
 def _pairs():
     recs = twowiki(2)
-    return [(r["question"], p) for r in recs for p in r["passages"][:8]]
+    return [(r["question"], {"title": p["title"], "text": short(p["text"])}) for r in recs for p in r["passages"][:8]]
 
 
 def test_batch_size_and_order_do_not_change_scores(tiny_model):

@@ -1,0 +1,62 @@
+"""`rag`: retrieve -> rerank -> answer on a small corpus, one model; bad input leaves nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from inference_helpers import short, twowiki
+from rankrag_lite.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def small_index(tmp_path):
+    from rankrag_lite.retrieval import build_index
+
+    docs, seen = [], set()
+    for rec in twowiki(6):
+        for p in rec["passages"]:
+            if p["title"] not in seen:
+                seen.add(p["title"])
+                docs.append({"id": f"d{len(docs)}", "title": p["title"], "text": short(p["text"])})
+    index = build_index(docs)
+    index.save(tmp_path / "index")
+    qs = tmp_path / "questions.jsonl"
+    qs.write_text("\n".join(json.dumps({"question": r["question"], "answer": r["answers"]}) for r in twowiki(2)))
+    return tmp_path / "index", qs
+
+
+def test_rag_end_to_end(tmp_path, small_index, tiny_model, tiny_model_path):
+    from rankrag_lite.pipeline import rag
+
+    index, qs = small_index
+    out = tmp_path / "rag"
+    s = rag(index, tiny_model_path, qs, out, n=4, k=2, max_new_tokens=4, loaded=tiny_model, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["answers.jsonl", "bm25.trec", "candidates.jsonl",
+                                                      "reranked.jsonl", "reranked.trec", "summary.json"]
+    assert s["questions"] == 2 and s["reranked_passages"] == 8 and s["answers"]["count"] == 2
+    cands = [json.loads(x) for x in (out / "candidates.jsonl").read_text().splitlines()]
+    reranked = [json.loads(x) for x in (out / "reranked.jsonl").read_text().splitlines()]
+    answers = [json.loads(x) for x in (out / "answers.jsonl").read_text().splitlines()]
+    assert {p["pid"] for p in cands[0]["passages"]} == {p["pid"] for p in reranked[0]["passages"]}
+    assert answers[0]["top_pids"] == [p["pid"] for p in reranked[0]["passages"][:2]]
+    assert "em" in answers[0] and "em" in s["answers"]
+    assert json.loads((out / "summary.json").read_text())["k"] == 2
+
+
+def test_rag_bad_input_writes_nothing(tmp_path, small_index):
+    index, qs = small_index
+    out = tmp_path / "rag"
+    r = runner.invoke(app, ["rag", "--index", str(index), "--model", "smollm2-135m", "--questions", str(qs),
+                            "--out", str(out), "--n", "3", "--k", "5"])
+    assert r.exit_code == 2 and "larger than" in r.stderr and not out.exists()
+    r = runner.invoke(app, ["rag", "--index", str(tmp_path / "noindex"), "--model", "smollm2-135m",
+                            "--questions", str(qs), "--out", str(out)])
+    assert r.exit_code == 2 and "index" in r.stderr and not out.exists()
+    r = runner.invoke(app, ["rag", "--index", str(index), "--model", "smollm2-135m", "--questions", str(qs),
+                            "--out", str(out), "--load-in-4bit"])
+    assert r.exit_code == 2 and "--load-in-4bit needs" in r.stderr and not out.exists()
