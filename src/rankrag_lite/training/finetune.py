@@ -265,11 +265,19 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
 
 
 def _fix_adapter_base(adapter: Path, start_model: str) -> None:
-    """Record the (absolute) start model as the adapter's base so that it reloads from anywhere."""
+    """Record the start model as the adapter's base so that it reloads from anywhere: the alias
+    ``smollm2-135m`` for the bundled tiny model (its cache path differs between machines), else the
+    absolute path of a local folder, else the hub name."""
+    from rankrag_lite.modeling.loading import TINY_ALIASES, cache_dir
+
     cfg_path = adapter / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())
     p = Path(start_model)
-    cfg["base_model_name_or_path"] = str(p.resolve()) if p.exists() else start_model
+    tiny = (cache_dir() / "smollm2-135m-instruct").resolve()
+    if start_model.lower() in TINY_ALIASES or (p.exists() and p.resolve() == tiny):
+        cfg["base_model_name_or_path"] = "smollm2-135m"
+    else:
+        cfg["base_model_name_or_path"] = str(p.resolve()) if p.exists() else start_model
     cfg_path.write_text(json.dumps(cfg, indent=2))
 
 

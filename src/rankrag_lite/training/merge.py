@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_dir
+from rankrag_lite.modeling.loading import adapter_base_name, resolve_model
 
 
 def find_adapter(path: str | os.PathLike) -> Path:
@@ -23,14 +24,6 @@ def find_adapter(path: str | os.PathLike) -> Path:
     if (path / "adapter_config.json").exists():
         return path
     raise RankragError(f"{path} holds no LoRA adapter (no adapter_config.json)")
-
-
-def adapter_base(adapter: Path) -> str:
-    cfg = json.loads((adapter / "adapter_config.json").read_text())
-    base = cfg.get("base_model_name_or_path")
-    if not base:
-        raise RankragError(f"{adapter}: adapter_config.json names no base model")
-    return base
 
 
 def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
@@ -56,9 +49,9 @@ def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from rankrag_lite.modeling.loading import load_tokenizer, resolve_model
+    from rankrag_lite.modeling.loading import load_tokenizer
 
-    base = resolve_model(adapter_base(adapter))
+    base = resolve_model(adapter_base_name(adapter))
     if dtype is None:
         base_cfg = json.loads((Path(base) / "config.json").read_text()) if Path(base, "config.json").exists() else {}
         dtype = getattr(torch, str(base_cfg.get("dtype") or base_cfg.get("torch_dtype") or "float32"), torch.float32)
