@@ -46,7 +46,8 @@ def test_multi_token_true_is_a_clear_error(tmp_path):
 
 def _pairs():
     recs = twowiki(2)
-    return [(r["question"], {"title": p["title"], "text": short(p["text"])}) for r in recs for p in r["passages"][:8]]
+    return [(r["question"], {"title": p["title"], "text": short(p["text"], 100)}) for r in recs
+            for p in r["passages"][:8]]
 
 
 def test_batch_size_and_order_do_not_change_scores(tiny_model):
