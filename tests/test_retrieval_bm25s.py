@@ -149,3 +149,10 @@ def test_load_not_an_index(tmp_path):
     (tmp_path / "meta.json").write_text('{"format": "other"}')
     with pytest.raises(RankragError, match="not a rankrag-lite BM25 index"):
         load_index(tmp_path)
+
+
+def test_terms_that_stem_to_nothing_are_dropped():
+    # Porter stems a lone "s" (as in "(Wonjong)'s") to "": it must not become a query term
+    index = build_index(DOCS + [{"id": "w", "title": "Wonjong", "text": "King Wonjong of Goryeo."}])
+    [hits] = index.search(["Who was (Wonjong)'s father?"], k=2)
+    assert hits[0].pid == "w"

@@ -74,7 +74,10 @@ class Analyzer:
             tok = _POSSESSIVE_RE.sub("", tok)
             if tok and tok not in self.stopwords:
                 tokens.append(tok)
-        return self._stem(tokens) if self._stem and tokens else tokens
+        if self._stem and tokens:
+            tokens = self._stem(tokens)
+        # a stem can come out empty (Porter maps a lone "s" to ""); bm25s has no id for ""
+        return [t for t in tokens if t]
 
 
 class Bm25sIndex(BM25Index):
