@@ -104,6 +104,9 @@ class PTrueScorer:
             while start < n:
                 group = cached[order[start]]
                 idx = [i for i in order[start:start + self.batch_size] if cached[i] == group]
+                # a lone row gains nothing from the shared head, and transformers' cached-prefix path
+                # is several times slower than a plain forward at batch size 1 (measured on CPU)
+                group = group and len(idx) > 1
                 probs = self._forward([seqs[i][P:] if group else seqs[i] for i in idx], group)
                 for row, i in enumerate(idx):
                     out[i] = float(probs[row])
