@@ -7,7 +7,7 @@ STAMP := $(VENV)/.rankrag-lite-installed
 PIP := $(BIN)/python -m pip
 DATA ?= ../shared/data
 OUT ?= demo-out
-UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow torchao wheel hf_transfer \
+UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow wheel hf_transfer \
 	pydantic json5 structlog nest-asyncio
 
 .PHONY: setup test test-fast demo clean
