@@ -10,7 +10,7 @@ the same library functions as the CLI; the files it leaves are listed at the end
 
 from __future__ import annotations
 
-import json
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -54,6 +54,7 @@ def run_demo(data_root: Path, out: Path, recipe: Path, steps: int, questions: in
     from rankrag_lite.evaluation.datasets import load_eval_set
     from rankrag_lite.evaluation.runner import evaluate
     from rankrag_lite.io import iter_jsonl, write_json
+    from rankrag_lite.modeling import load_model
     from rankrag_lite.pipeline import rag
     from rankrag_lite.retrieval import build_index
     from rankrag_lite.training.finetune import finetune
@@ -74,15 +75,20 @@ def run_demo(data_root: Path, out: Path, recipe: Path, steps: int, questions: in
     rec = load_recipe(recipe)
     cfg = stage_config(rec, 2, data=str(out / "blend" / "blend.jsonl"), max_steps=steps)
     cfg.merge = True
+    cfg.max_examples = min(cfg.max_examples or 10**9, 64 * steps)  # a seeded sample: enough for the steps
     trained = finetune(cfg, out / "model", recipe=rec)
-    merged = trained / "merged"
+    merged = out / "just-trained"  # the merged model, named for the report
+    if merged.exists():
+        shutil.rmtree(merged)
+    (trained / "merged").rename(merged)
     times["finetune+merge"] = time.time() - t
 
     _step(f"3/5 index + rag: BM25 -> P(True) rerank -> answer, {questions} 2Wiki dev questions")
     t = time.time()
     eval_file, corpus = _subset(data_root, out, questions)
     build_index(list(iter_jsonl(corpus)), backend="bm25s").save(out / "index")
-    rag_summary = rag(out / "index", str(merged), eval_file, out / "rag", n=10, k=5)
+    loaded = load_model(str(merged))  # one load: it ranks and answers here, and ranks in step 4
+    rag_summary = rag(out / "index", str(merged), eval_file, out / "rag", n=10, k=5, loaded=loaded)
     times["rag"] = time.time() - t
 
     _step("4/5 evaluate: BM25 vs the shipped adapter vs the model just trained")
@@ -93,7 +99,8 @@ def run_demo(data_root: Path, out: Path, recipe: Path, steps: int, questions: in
         models.insert(0, str(shipped))
     else:
         console.print("[yellow]no shipped adapter found: comparing BM25 with the model just trained")
-    summary = evaluate(es, out / "eval", baselines=["bm25", "random"], models=models, answer=False)
+    summary = evaluate(es, out / "eval", baselines=["bm25", "random"], models=models, answer=False,
+                       loaded={str(merged): loaded})
     times["evaluate"] = time.time() - t
 
     _step("5/5 results")
