@@ -58,6 +58,13 @@ def test_stage1_then_stage2_lower_the_loss(recipe, fixtures, tmp_path):
     assert not (tmp_path / ".s1.work").exists()
     merged_cfg = json.loads((s1 / "merged" / "config.json").read_text())
     assert merged_cfg["eos_token_id"] == 2  # <|im_end|>, not the GGUF tokenizer's <|im_start|>
+    # trained from the bundled tiny model: the adapter names the alias, not this machine's cache path
+    s1_adapter = json.loads((s1 / "adapter" / "adapter_config.json").read_text())
+    assert s1_adapter["base_model_name_or_path"] == "smollm2-135m"
+    from rankrag_lite.modeling.loading import load_model as _load
+
+    peft_model, _tok = _load(str(s1 / "adapter"))  # the alias base resolves on load
+    assert type(peft_model).__name__.startswith("Peft")
 
     # Stage 2 from the Stage-1 output folder: starts from its merged model
     s2 = tmp_path / "s2"
