@@ -38,21 +38,12 @@ def make_random_llama(dest: str | Path, tokenizer: str = "smollm2-135m", hidden:
 
 
 def p_true(model, tok, messages_list: list[list[dict]]) -> list[float]:
-    """P("True") from a {True, False} softmax at the last prompt position (the paper's score)."""
-    import torch
+    """P("True") of each ranking prompt, through the kit's own scorer (``ranking.PTrueScorer``)."""
+    from rankrag_lite.ranking.scorer import PTrueScorer
+    from rankrag_lite.ranking.tokens import encode, render
 
-    from rankrag_lite.modeling.chat import prompt_text
-
-    t_id = tok.encode("True", add_special_tokens=False)[0]
-    f_id = tok.encode("False", add_special_tokens=False)[0]
-    dev = next(model.parameters()).device
-    scores = []
-    with torch.no_grad():
-        for msgs in messages_list:
-            ids = tok(prompt_text(tok, msgs), return_tensors="pt", add_special_tokens=False).input_ids.to(dev)
-            logits = model(input_ids=ids).logits[0, -1].float()
-            scores.append(float(torch.softmax(logits[[t_id, f_id]], -1)[0]))
-    return scores
+    scorer = PTrueScorer(model, tok)
+    return scorer.score_encoded([encode(tok, render(tok, msgs)) for msgs in messages_list])
 
 
 def score_blend(model_dir: str, blend: str, limit: int = 16) -> dict:
@@ -61,7 +52,9 @@ def score_blend(model_dir: str, blend: str, limit: int = 16) -> dict:
     from rankrag_lite.io import iter_jsonl
     from rankrag_lite.modeling.loading import load_model
 
-    rows = [r for r in iter_jsonl(blend) if r.get("part") == "context_ranking"][:limit]
+    rows = [r for r in iter_jsonl(blend) if r.get("part") == "ranking"][:limit]
+    if not rows:
+        raise SystemExit(f"error: {blend} has no context-ranking rows (part 'ranking') to score")
     model, tok = load_model(model_dir, dtype=None if torch.cuda.is_available() else torch.float32)
     prompts = [[m for m in r["messages"] if m["role"] != "assistant"] for r in rows]
     labels = [r["messages"][-1]["content"].strip() == "True" for r in rows]
