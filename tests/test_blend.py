@@ -196,6 +196,37 @@ def test_ranking_part(built):
     assert all(v.count("True") == 1 and v.count("False") <= 3 for v in nq_counts)
 
 
+def _body_words(e: dict) -> int:
+    passage = e["messages"][1]["content"].split("\n\nFor the ")[0]
+    return len(passage.split("\n", 1)[-1].split())
+
+
+def _lengths_by_label(exs: list[dict]) -> tuple[dict, dict]:
+    pos: dict[tuple, list[int]] = {}
+    neg: dict[tuple, list[int]] = {}
+    for e in exs:
+        key = (e["source"], e["meta"]["qid"])
+        (pos if e["messages"][2]["content"] == "True" else neg).setdefault(key, []).append(_body_words(e))
+    return pos, neg
+
+
+def test_ranking_negatives_are_no_longer_than_their_positives(built, tmp_path):
+    """Length is not a label cue: each negative is cut to the length of its question's positive.
+    Without the cut, the real data's negatives run longer than the gold passages."""
+    out, _ = built
+    pos, neg = _lengths_by_label(rows(out / "ranking.jsonl"))
+    both = [k for k in neg if k in pos]
+    assert len(both) > 20
+    assert all(n <= max(pos[k]) for k in both for n in neg[k])
+
+    recipe = copy.deepcopy(RECIPE)
+    recipe["blend"]["match_negative_lengths"] = False
+    B.build_blend(recipe, tmp_path / "raw", data_root=D)
+    pos, neg = _lengths_by_label(rows(tmp_path / "raw" / "ranking.jsonl"))
+    longer = sum(n > max(pos[k]) for k in neg if k in pos for n in neg[k])
+    assert longer > 0.2 * sum(len(neg[k]) for k in neg if k in pos)
+
+
 def test_ra_ranking_part(built):
     out, _ = built
     exs = rows(out / "ra_ranking.jsonl")

@@ -82,6 +82,10 @@ def test_read_twowiki_and_dl19():
     dl = load_eval_set(DL19, qrels=str(DL19_QRELS))
     assert dl.fmt == "trec-dl" and dl.graded and dl.rel_level == 2 and dl.has_order
     assert [len(it.passages) for it in dl.items] == [20, 20, 20]
+    assert dl.first_stage == "BM25 (the given top-20 order)"
+    top5 = load_eval_set(DL19, qrels=str(DL19_QRELS), depth=5)  # rerank only the first 5 of the order
+    assert [it.passages for it in top5.items] == [it.passages[:5] for it in dl.items]
+    assert top5.first_stage == "BM25 (the given top-5 order)"
 
 
 def test_read_beir_and_qa_with_a_bm25_first_stage(tmp_path):

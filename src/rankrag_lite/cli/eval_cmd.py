@@ -29,7 +29,7 @@ def evaluate_cmd(
     k: list[str] = typer.Option(["1,2,5,10,20"], "--k", help="Cut-offs for Recall@k / AnswerRecall@k (comma separated)."),
     qrels: Optional[Path] = typer.Option(None, "--qrels", help="Qrels (TREC or BEIR TSV); TREC DL default: qrels.txt beside --data."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Corpus for the BM25 first stage of a QA set."),
-    depth: int = typer.Option(100, "--depth", help="First-stage depth (BEIR / QA + corpus)."),
+    depth: int = typer.Option(100, "--depth", help="First-stage depth: BM25 top-k for BEIR / QA + corpus; the first k of a given order (TREC DL, candidates)."),
     split: str = typer.Option("test", "--split", help="BEIR split."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),

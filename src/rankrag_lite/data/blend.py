@@ -98,6 +98,10 @@ class BlendConfig:
     ranking_positives: int = 1  #: positives per query in the ranking part
     ranking_negatives: int = 3  #: negatives per query in the ranking part
     max_passage_words: int | None = None  #: cut passages to about this many words
+    #: cut each ranking negative to the length of one of its question's positives (drawn with the
+    #: seed) when it is longer: otherwise the negatives (BM25 hits, distractors) run longer than the
+    #: gold passages and a small model learns "short means relevant" instead of relevance
+    match_negative_lengths: bool = True
 
 
 def parse_blend(recipe: dict) -> BlendConfig:
@@ -409,11 +413,17 @@ def part_ranking(src: _Source, cfg: BlendConfig) -> tuple[list[dict], int]:
         pos = pos[: cfg.ranking_positives]
         negs = src.negatives(q, [p for p, _ in pos])[: cfg.ranking_negatives]
         make = prompts.claim_ranking if src.claim else prompts.context_ranking
-        for p, kind in pos:
-            msgs = make(q.text, cut_passage(p, cfg.max_passage_words, q.answers), label=True)
-            out.append(_ex(msgs, "ranking", src.name, q.qid, q.answers, kind))
+        pos_cut = [cut_passage(p, cfg.max_passage_words, q.answers) for p, _ in pos]
+        for (p, kind), cut in zip(pos, pos_cut):
+            out.append(_ex(make(q.text, cut, label=True), "ranking", src.name, q.qid, q.answers, kind))
+        rng = _rng(cfg.seed, "ranking-lengths", src.name, q.qid)
+        pos_lengths = [max(1, len(c["text"].split())) for c in pos_cut]
         for p in negs:
-            msgs = make(q.text, cut_passage(p, cfg.max_passage_words), label=False)
+            words = cfg.max_passage_words
+            if cfg.match_negative_lengths:
+                target = rng.choice(pos_lengths)
+                words = target if words is None else min(words, target)
+            msgs = make(q.text, cut_passage(p, words), label=False)
             out.append(_ex(msgs, "ranking", src.name, q.qid, q.answers, f"{p.pid}_negative"))
     return out, skipped
 

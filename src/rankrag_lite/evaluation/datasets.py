@@ -181,10 +181,11 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
         items = []
         for rec in iter_candidates(path, "rankllm"):
             items.append(EvalItem(qid=rec["qid"], question=rec["question"], answers=[],
-                                  passages=rec["passages"], qrels=judged.get(rec["qid"], {})))
+                                  passages=rec["passages"][:depth], qrels=judged.get(rec["qid"], {})))
             if limit is not None and len(items) >= limit:
                 break
-        es = EvalSet(name, fmt, items, has_order=True, first_stage="BM25 (the given top-100 order)",
+        given = max((len(it.passages) for it in items), default=0)
+        es = EvalSet(name, fmt, items, has_order=True, first_stage=f"BM25 (the given top-{given} order)",
                      graded=True, rel_level=2)
         notes.append("TREC DL: nDCG@10 uses the graded judgements (0-3, linear gain as trec_eval); "
                      "Recall and MRR count grade >= 2 as relevant")
@@ -202,7 +203,7 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
 
             items.append(EvalItem(qid=rec["qid"], question=rec["question"], answers=gold_answers(rec),
                                   passages=[{k: p[k] for k in ("pid", "title", "text", "score") if k in p}
-                                            for p in rec["passages"]], qrels=q))
+                                            for p in rec["passages"][:depth]], qrels=q))
             if limit is not None and len(items) >= limit:
                 break
         es = EvalSet(name, fmt, items, has_order=True, first_stage="the given order in the file",
