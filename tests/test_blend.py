@@ -193,12 +193,12 @@ def test_ranking_part(built):
     for e in exs:
         per_q.setdefault((e["source"], e["meta"]["qid"]), []).append(e["messages"][2]["content"])
     nq_counts = [v for (s, _), v in per_q.items() if s == "nq"]
-    assert all(v.count("True") == 1 and v.count("False") <= 3 for v in nq_counts)
+    assert all(v.count("True") == v.count("False") <= 3 for v in nq_counts)  # paired by length
 
 
 def _body_words(e: dict) -> int:
-    passage = e["messages"][1]["content"].split("\n\nFor the ")[0]
-    return len(passage.split("\n", 1)[-1].split())
+    passage = e["messages"][1]["content"].split("\n\nFor the ")[0][len("Passage: "):]
+    return len(passage.split("\n", 1)[-1].split())  # without the title line (absent when untitled)
 
 
 def _lengths_by_label(exs: list[dict]) -> tuple[dict, dict]:
@@ -210,21 +210,30 @@ def _lengths_by_label(exs: list[dict]) -> tuple[dict, dict]:
     return pos, neg
 
 
-def test_ranking_negatives_are_no_longer_than_their_positives(built, tmp_path):
-    """Length is not a label cue: each negative is cut to the length of its question's positive.
-    Without the cut, the real data's negatives run longer than the gold passages."""
+def test_ranking_negative_lengths_carry_no_label_cue(built, tmp_path):
+    """Length is not a label cue: by default ("paired") each negative comes with a positive of the
+    same length. "cut" only shortens longer negatives; "off" keeps the real data's bias (negatives
+    longer than the gold passages)."""
     out, _ = built
-    pos, neg = _lengths_by_label(rows(out / "ranking.jsonl"))
-    both = [k for k in neg if k in pos]
-    assert len(both) > 20
-    assert all(n <= max(pos[k]) for k in both for n in neg[k])
+    exs = rows(out / "ranking.jsonl")
+    pos, neg = _lengths_by_label(exs)
+    assert len(neg) > 20
+    for k in neg:  # per question, and so over the whole part: the same lengths for True and False
+        assert sorted(pos[k]) == sorted(neg[k])
+    assert sum(e["messages"][2]["content"] == "True" for e in exs) * 2 == len(exs)
 
-    recipe = copy.deepcopy(RECIPE)
-    recipe["blend"]["match_negative_lengths"] = False
-    B.build_blend(recipe, tmp_path / "raw", data_root=D)
-    pos, neg = _lengths_by_label(rows(tmp_path / "raw" / "ranking.jsonl"))
-    longer = sum(n > max(pos[k]) for k in neg if k in pos for n in neg[k])
-    assert longer > 0.2 * sum(len(neg[k]) for k in neg if k in pos)
+    def build(mode: str):
+        recipe = copy.deepcopy(RECIPE)
+        recipe["blend"]["negative_lengths"] = mode
+        B.build_blend(recipe, tmp_path / mode, data_root=D)
+        return _lengths_by_label(rows(tmp_path / mode / "ranking.jsonl"))
+
+    pos, neg = build("cut")
+    pairs = [(n, max(pos[k])) for k in neg if k in pos for n in neg[k]]
+    assert all(n <= p for n, p in pairs) and sum(n < p for n, p in pairs) > 0.1 * len(pairs)
+    pos, neg = build("off")
+    pairs = [(n, max(pos[k])) for k in neg if k in pos for n in neg[k]]
+    assert sum(n > p for n, p in pairs) > 0.2 * len(pairs)
 
 
 def test_ra_ranking_part(built):

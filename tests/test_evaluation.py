@@ -68,6 +68,16 @@ def test_rankers_on_a_toy_set():
     assert bm.order["q2"][0] == "e" and bm.order["q1"][0] == "b"
 
 
+def test_longest_ranker_orders_by_words():
+    from rankrag_lite.evaluation.rankers import rank_longest
+
+    es = _toy()
+    for it in es.items:
+        lengths = {p["pid"]: len(p["text"].split()) for p in it.passages}
+        order = rank_longest(es).order[it.qid]
+        assert [lengths[p] for p in order] == sorted(lengths.values(), reverse=True)
+
+
 def test_minilm_ranks_the_obvious_passage_first():
     es = _toy()
     r = rank_minilm(es)

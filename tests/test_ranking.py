@@ -24,6 +24,22 @@ def test_token_ids_follow_the_chat_template(tiny_model):
     assert tok.decode([ids.true_id]) == "True" and tok.decode([ids.false_id]) == "False"
 
 
+def test_scoring_sees_exactly_the_tokens_training_saw(tiny_model):
+    """The scorer's prompt is the training example minus its target, token for token, and the
+    target's first token is the scored True/False id: no prompt/score mismatch."""
+    from rankrag_lite.modeling.chat import IGNORE, tokenize_chat
+
+    model, tok = tiny_model
+    scorer = PTrueScorer(model, tok)
+    ids = answer_token_ids(tok)
+    for q, p, label in [("who wrote hamlet?", {"title": "Hamlet", "text": "A tragedy by Shakespeare."}, True),
+                        ("capital of peru", "Lima is the capital and largest city of Peru.", False)]:
+        row = tokenize_chat(tok, prompts.context_ranking(q, p, label=label))
+        first = next(i for i, lab in enumerate(row["labels"]) if lab != IGNORE)
+        assert row["input_ids"][:first] == scorer.encode_pair(q, p)
+        assert row["labels"][first] == (ids.true_id if label else ids.false_id)
+
+
 def test_token_ids_plain_chatqa_format_take_the_space(tiny_model_path):
     from rankrag_lite.modeling.loading import load_tokenizer
 

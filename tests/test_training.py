@@ -26,7 +26,7 @@ finetune:
   stage1: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
             warmup_ratio: 0.0, scheduler: constant, merge: true}}
   stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
-            warmup_ratio: 0.0, scheduler: constant}}
+            warmup_ratio: 0.0, scheduler: constant, snapshot_adapters: true}}
 """
 
 
@@ -63,8 +63,14 @@ def test_stage1_then_stage2_lower_the_loss(recipe, fixtures, tmp_path):
     assert s1_adapter["base_model_name_or_path"] == "smollm2-135m"
     from rankrag_lite.modeling.loading import load_model as _load
 
-    peft_model, _tok = _load(str(s1 / "adapter"))  # the alias base resolves on load
-    assert type(peft_model).__name__.startswith("Peft")
+    import torch
+
+    # the alias base resolves on load, and adapter-on-base equals the merged model
+    from_adapter, tok1 = _load(str(s1 / "adapter"))
+    from_merged, _ = _load(str(s1 / "merged"))
+    ids = tok1("The capital of France is", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert (from_adapter(ids).logits - from_merged(ids).logits).abs().max() < 1e-4
 
     # Stage 2 from the Stage-1 output folder: starts from its merged model
     s2 = tmp_path / "s2"
@@ -75,6 +81,19 @@ def test_stage1_then_stage2_lower_the_loss(recipe, fixtures, tmp_path):
     adapter_cfg = json.loads((s2 / "adapter" / "adapter_config.json").read_text())
     assert Path(adapter_cfg["base_model_name_or_path"]).resolve() == (s1 / "merged").resolve()
     assert sum2["probe_loss_after"] < sum2["probe_loss_before"]
+    # snapshot_adapters: every save's adapter stays, based on the same start model; the last = final
+    from safetensors.torch import load_file
+
+    snaps = sorted(p.name for p in (s2 / "snapshots").iterdir())
+    assert snaps == ["step-1", "step-2", "step-3"]
+    snap_cfg = json.loads((s2 / "snapshots" / "step-1" / "adapter_config.json").read_text())
+    assert snap_cfg["base_model_name_or_path"] == adapter_cfg["base_model_name_or_path"]
+    final = load_file(str(s2 / "adapter" / "adapter_model.safetensors"))
+    last = load_file(str(s2 / "snapshots" / "step-3" / "adapter_model.safetensors"))
+    first = load_file(str(s2 / "snapshots" / "step-1" / "adapter_model.safetensors"))
+    assert final.keys() == last.keys()
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    assert any(not torch.equal(first[k], last[k]) for k in final)  # the snapshots differ in time
     # Stage 2's starting loss is the Stage-1 merge's, not the original model's
     import torch
 
@@ -120,4 +139,6 @@ def test_resume_after_kill_continues_from_checkpoint(recipe, fixtures, tmp_path)
     assert summary["global_step"] == 4
     steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
     assert steps == [1, 2, 3, 4]
+    # snapshots taken before the kill survive the resume; none is missing or half-written
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step-1", "step-2", "step-3", "step-4"]
     assert not work.exists()

@@ -96,6 +96,30 @@ def test_max_length_truncation_drops_examples_without_answer(tok, multi_turn):
         tokenize_records(tok, [multi_turn], max_length=8, last_turn_only=True)
 
 
+def test_examples_cut_by_max_length_are_counted_per_part(tok):
+    from rankrag_lite.training.data import data_stats
+
+    short_row = {"part": "ranking", "messages": prompts.context_ranking("q?", "a passage", True)}
+    passages = [{"title": f"T{i}", "text": "word " * 60} for i in range(5)]
+    long_row = {"part": "ra_ranking",
+                "messages": prompts.retrieval_augmented_ranking("q?", passages, relevant_ids=[2])}
+    rows = tokenize_records(tok, [short_row, long_row], max_length=200)
+    stats = data_stats([short_row, long_row], rows)
+    assert stats["examples"] == 1 and stats["dropped"] == 1
+    assert stats["parts"] == {"ranking": 1}  # what is trained on, not what was read
+
+
+def test_tiny_recipe_max_length_keeps_every_part_of_its_blend(tok, fixtures):
+    """The tiny recipe's max_length keeps the answers of the long five-passage rows (a 512 cut lost
+    every retrieval-augmented row of the real blend)."""
+    stage = stage_config(load_recipe(ROOT / "recipes" / "tiny-cpu.yaml"), 2)
+    passages = [{"title": f"Title {i}", "text": " ".join(["passage"] * 100)} for i in range(5)]
+    msgs = prompts.retrieval_augmented_ranking("which passages are about it?", passages, relevant_ids=[1, 4])
+    row = tokenize_chat(tok, msgs, max_length=stage.max_length)
+    assert tok.decode([t for t, lab in zip(row["input_ids"], row["labels"]) if lab != IGNORE]).startswith(
+        "Passage 1, Passage 4")
+
+
 def test_recipes_validate(tmp_path):
     tiny = load_recipe(ROOT / "recipes" / "tiny-cpu.yaml")
     s1, s2 = stage_config(tiny, 1), stage_config(tiny, 2)

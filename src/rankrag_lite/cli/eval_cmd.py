@@ -23,7 +23,7 @@ def evaluate_cmd(
     data: Path = typer.Option(..., "--data", help="Evaluation set: 2Wiki/HotpotQA distractor file, TREC DL top-100 JSON, BEIR folder, QA file (+ --corpus), or candidates JSONL."),
     out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, per_question.jsonl, report.md, recall_at_k.png."),
     fmt: str = typer.Option("auto", "--format", help="auto, passages, hotpotqa, musique, trec-dl, beir, qa, candidates, ctxs."),
-    rankers: Optional[list[str]] = typer.Option(None, "--rankers", help="Baselines, comma separated: given, bm25, minilm, random (default: given or bm25, minilm, random)."),
+    rankers: Optional[list[str]] = typer.Option(None, "--rankers", help="Baselines, comma separated: given, bm25, minilm, random, longest (default: given or bm25, minilm, random)."),
     model: Optional[list[str]] = typer.Option(None, "--model", help="A model to rank with P(True) (repeatable)."),
     run: Optional[list[str]] = typer.Option(None, "--run", help="NAME=FILE: a TREC run or reranked JSONL to compare (repeatable)."),
     k: list[str] = typer.Option(["1,2,5,10,20"], "--k", help="Cut-offs for Recall@k / AnswerRecall@k (comma separated)."),

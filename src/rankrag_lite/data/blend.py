@@ -98,10 +98,14 @@ class BlendConfig:
     ranking_positives: int = 1  #: positives per query in the ranking part
     ranking_negatives: int = 3  #: negatives per query in the ranking part
     max_passage_words: int | None = None  #: cut passages to about this many words
-    #: cut each ranking negative to the length of one of its question's positives (drawn with the
-    #: seed) when it is longer: otherwise the negatives (BM25 hits, distractors) run longer than the
-    #: gold passages and a small model learns "short means relevant" instead of relevance
-    match_negative_lengths: bool = True
+    #: passage length must not tell True from False. The real negatives (distractors, BM25 hits) run
+    #: longer than the gold passages, and a small model learns "short means relevant" ("off").
+    #: "cut": cut a longer negative to the length of one of its question's positives (drawn with the
+    #: seed); shorter negatives stay, so negatives end up shorter than positives and a small model
+    #: learns "long means relevant" instead (measured: docs/results.md). "paired" (default): each
+    #: negative comes with a positive of the question, both cut to the shorter one's length, so the
+    #: True and False rows have the same lengths, over the whole part and not only per question.
+    negative_lengths: Literal["paired", "cut", "off"] = "paired"
 
 
 def parse_blend(recipe: dict) -> BlendConfig:
@@ -331,6 +335,7 @@ def cut_passage(p: Passage, max_words: int | None, answers: list[str] | None = N
     if answers and has_answer(answers, p.text):
         step = max(1, max_words // 4)
         for start in range(0, len(words) - max_words + step, step):
+            start = min(start, len(words) - max_words)  # the last window is full-length too
             window = " ".join(words[start:start + max_words])
             if has_answer(answers, window):
                 return {"title": p.title, "text": window}
@@ -411,20 +416,29 @@ def part_ranking(src: _Source, cfg: BlendConfig) -> tuple[list[dict], int]:
             skipped += 1
             continue
         pos = pos[: cfg.ranking_positives]
-        negs = src.negatives(q, [p for p, _ in pos])[: cfg.ranking_negatives]
         make = prompts.claim_ranking if src.claim else prompts.context_ranking
+        negs = src.negatives(q, [p for p, _ in pos])[: cfg.ranking_negatives]
+        if cfg.negative_lengths == "paired":
+            for i, n in enumerate(negs):
+                p, kind = pos[i % len(pos)]
+                words = min(len(n.text.split()), len(p.text.split()), cfg.max_passage_words or 10**9)
+                out.append(_ex(make(q.text, cut_passage(p, words, q.answers), label=True),
+                               "ranking", src.name, q.qid, q.answers, kind))
+                out.append(_ex(make(q.text, cut_passage(n, words), label=False),
+                               "ranking", src.name, q.qid, q.answers, f"{n.pid}_negative"))
+            continue
         pos_cut = [cut_passage(p, cfg.max_passage_words, q.answers) for p, _ in pos]
         for (p, kind), cut in zip(pos, pos_cut):
             out.append(_ex(make(q.text, cut, label=True), "ranking", src.name, q.qid, q.answers, kind))
         rng = _rng(cfg.seed, "ranking-lengths", src.name, q.qid)
         pos_lengths = [max(1, len(c["text"].split())) for c in pos_cut]
-        for p in negs:
+        for n in negs:
             words = cfg.max_passage_words
-            if cfg.match_negative_lengths:
+            if cfg.negative_lengths == "cut":
                 target = rng.choice(pos_lengths)
                 words = target if words is None else min(words, target)
-            msgs = make(q.text, cut_passage(p, words), label=False)
-            out.append(_ex(msgs, "ranking", src.name, q.qid, q.answers, f"{p.pid}_negative"))
+            msgs = make(q.text, cut_passage(n, words), label=False)
+            out.append(_ex(msgs, "ranking", src.name, q.qid, q.answers, f"{n.pid}_negative"))
     return out, skipped
 
 

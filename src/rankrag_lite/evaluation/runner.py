@@ -16,6 +16,7 @@ from rankrag_lite.evaluation.rankers import (
     rank_from_file,
     rank_given,
     rank_minilm,
+    rank_longest,
     rank_model,
     rank_random,
 )
@@ -95,6 +96,8 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
             r = rank_bm25(es)
         elif b == "minilm":
             r = rank_minilm(es)
+        elif b == "longest":
+            r = rank_longest(es)
         else:
             r = rank_random(es, seed)
         rankings.append(r)

@@ -177,7 +177,8 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
                load_in_4bit: bool = False, for_training: bool = False):
     """Load ``(model, tokenizer)`` with transformers (the ``hf`` backend).
 
-    A folder holding a LoRA adapter (``adapter_config.json``) is loaded on top of its base model.
+    A folder holding a LoRA adapter (``adapter_config.json``) is loaded on top of its base model
+    (and, for full-precision inference, merged into it).
     ``load_in_4bit`` uses bitsandbytes NF4 (GPU, or CPU with bitsandbytes >= 0.49).
     """
     import torch
@@ -210,6 +211,10 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
             base = resolve_model(adapter_base_name(path))
             base_model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
             model = PeftModel.from_pretrained(base_model, path, is_trainable=for_training)
+            if not for_training and not load_in_4bit:
+                # inference in full precision: fold the LoRA deltas into the weights once, so each
+                # forward runs the plain model (unmerged LoRA adds two small matmuls per projection)
+                model = model.merge_and_unload()
             tok_src = path if (Path(path) / "tokenizer_config.json").exists() else base
         else:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)

@@ -1,9 +1,11 @@
-"""Trainer callbacks: a rich progress bar with the loss, and ``train_log.jsonl``; the loss-curve PNG."""
+"""Trainer callbacks: a rich progress bar with the loss, ``train_log.jsonl``, adapter snapshots; the
+loss-curve PNG."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -75,6 +77,43 @@ class JsonlLogCallback(TrainerCallback):
             os.fsync(f.fileno())
 
 
+class AdapterSnapshotCallback(TrainerCallback):
+    """Copies the adapter of every saved checkpoint to ``root/step-N`` (weights and config only).
+
+    Checkpoints rotate (``save_total_limit``); the snapshots stay, so a finished run can be evaluated
+    at each save for a learning curve. Each copy appears whole or not at all.
+    """
+
+    FILES = ("adapter_model.safetensors", "adapter_config.json")
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def on_train_begin(self, args, state, control, **kw):
+        # on --resume: checkpoints saved before a kill that cut their snapshot short
+        for ckpt in Path(args.output_dir).glob("checkpoint-*"):
+            if (ckpt / "trainer_state.json").exists():
+                saved = json.loads((ckpt / "trainer_state.json").read_text())
+                self._copy(ckpt, saved.get("global_step"), saved.get("epoch"))
+
+    def on_save(self, args, state, control, **kw):
+        self._copy(Path(args.output_dir) / f"checkpoint-{state.global_step}", state.global_step, state.epoch)
+
+    def _copy(self, src: Path, step, epoch) -> None:
+        if step is None:
+            return
+        dest = self.root / f"step-{step}"
+        if dest.exists() or not all((src / f).exists() for f in self.FILES):
+            return
+        tmp = self.root / f".step-{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for f in self.FILES:
+            shutil.copy2(src / f, tmp / f)
+        (tmp / "step.json").write_text(json.dumps({"step": step, "epoch": epoch}))
+        os.replace(tmp, dest)
+
+
 def plot_loss(log_path: Path, png_path: Path, title: str) -> None:
     import matplotlib
 
@@ -84,7 +123,15 @@ def plot_loss(log_path: Path, png_path: Path, title: str) -> None:
     rows = [r for r in iter_jsonl(log_path) if "loss" in r] if Path(log_path).exists() else []
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     if rows:
-        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker="." if len(rows) < 50 else None)
+        steps, losses = [r["step"] for r in rows], [r["loss"] for r in rows]
+        many = len(rows) >= 50
+        ax.plot(steps, losses, marker=None if many else ".", alpha=0.35 if many else 1.0, label="per step")
+        if many:  # per-step losses jump with the mix of each batch: show the trend too
+            w = max(5, len(rows) // 20)
+            trend = [sum(losses[max(0, i - w + 1): i + 1]) / len(losses[max(0, i - w + 1): i + 1])
+                     for i in range(len(losses))]
+            ax.plot(steps, trend, color="C1", label=f"mean of the last {w}")
+            ax.legend(fontsize=8)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss (assistant tokens)")
     ax.set_title(title)

@@ -53,26 +53,41 @@ def load_chat_records(path: str | os.PathLike, max_examples: int | None = None,
 
 def tokenize_records(tokenizer, records: list[dict], max_length: int,
                      last_turn_only: bool = False) -> list[dict]:
-    """Token ids + labels per record; records left without any trained token are dropped."""
+    """Token ids + labels per record; records left without any trained token are dropped (with a
+    warning naming how many of each blend part: a too-small ``max_length`` silently costing a whole
+    part, e.g. the five-passage rows, is the failure this guards against)."""
     rows = []
+    dropped: collections.Counter = collections.Counter()
     for rec in records:
         row = tokenize_chat(tokenizer, rec["messages"], max_length=max_length,
                             last_turn_only=last_turn_only)
         if any(x != IGNORE for x in row["labels"]):
+            row["part"] = str(rec.get("part", "unknown"))
             rows.append(row)
+        else:
+            dropped[str(rec.get("part", "unknown"))] += 1
     if not rows:
         raise RankragError(
             f"no example keeps an assistant token within max_length={max_length}; raise max_length"
         )
+    if dropped:
+        from rankrag_lite.progress import log
+
+        log(f"warning: {sum(dropped.values())} examples lost their whole answer to max_length={max_length} "
+            f"and are skipped ({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))}); "
+            "raise max_length to train on them")
     return rows
 
 
 def data_stats(records: list[dict], rows: list[dict]) -> dict:
-    parts = collections.Counter(str(r.get("part", "unknown")) for r in records)
+    """Counts over the examples that are trained on (``rows``); ``dropped``: records that lost every
+    trained token to ``max_length``."""
+    parts = collections.Counter(r.get("part", "unknown") for r in rows)
     n_tok = sum(len(r["input_ids"]) for r in rows)
     n_lab = sum(sum(1 for x in r["labels"] if x != IGNORE) for r in rows)
     return {
         "examples": len(rows),
+        "dropped": len(records) - len(rows),
         "tokens": n_tok,
         "trained_tokens": n_lab,
         "parts": dict(sorted(parts.items())),

@@ -8,6 +8,7 @@ Output folder (appears only when the run completes)::
     OUT/train_log.jsonl   one line per logging step: step, loss, learning_rate, grad_norm, ...
     OUT/loss.png          the loss curve
     OUT/summary.json      steps, tokens, tokens/s, probe loss before/after, resumed_from, ...
+    OUT/snapshots/step-N/ the adapter at each save (when the stage's ``snapshot_adapters: true``)
 
 While training, everything lives in the hidden sibling ``.OUT.work/`` (checkpoints, the running log);
 ``--resume`` continues from its last checkpoint. An interrupted run therefore never leaves an ``OUT``
@@ -158,7 +159,8 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
     backend = check_backend(cfg)  # imports unsloth (first, before transformers) on its backend
-    from rankrag_lite.training.callbacks import JsonlLogCallback, ProgressCallback, plot_loss
+    from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
+                                                 plot_loss)
     records = load_chat_records(cfg.data, cfg.max_examples, cfg.seed)
     if not Path(cfg.model).expanduser().is_dir():
         resolve_model(cfg.model)  # unknown model -> one-line error now
@@ -208,6 +210,9 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         processing_class=tok,
         callbacks=[JsonlLogCallback(log_path), ProgressCallback(f"stage {cfg.stage}")],
     )
+    snapshots = work / "snapshots"
+    if cfg.snapshot_adapters:
+        trainer.add_callback(AdapterSnapshotCallback(snapshots))
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     t0 = time.time()
@@ -257,6 +262,13 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         if cfg.merge:
             _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
                          adapter=adapter if cfg.load_in_4bit else None)
+        if cfg.snapshot_adapters and snapshots.exists():
+            for snap in sorted(snapshots.iterdir()):
+                if snap.name.startswith("step-"):
+                    _fix_adapter_base(snap, start_model)
+                else:  # a copy cut short by a kill before --resume
+                    shutil.rmtree(snap, ignore_errors=True)
+            shutil.move(str(snapshots), str(tmp / "snapshots"))
         write_json(tmp / "summary.json", summary)
     shutil.rmtree(work, ignore_errors=True)
     log(f"stage {cfg.stage} done: {state.global_step} steps, probe loss "

@@ -60,6 +60,7 @@ class StageSettings:
     gradient_checkpointing: bool = False
     save_steps: int = 50
     save_total_limit: int = 2
+    snapshot_adapters: bool = False  #: keep each checkpoint's adapter in OUT/snapshots/step-N
     logging_steps: int = 1
     merge: bool = False
     seed: int | None = None
@@ -103,6 +104,7 @@ class StageConfig:
     gradient_checkpointing: bool
     save_steps: int
     save_total_limit: int
+    snapshot_adapters: bool
     logging_steps: int
     merge: bool
     seed: int
