@@ -78,7 +78,7 @@ def test_02_finetune(tmp_path, tiny_model_path):
 def test_03_rerank_answer_evaluate(tmp_path, tiny_model_path):
     out = tmp_path / "eval"
     nb = run_notebook("03_rerank_answer_evaluate", {
-        "SMOKE": True, "MODEL": tiny_model_path, "LOAD_IN_4BIT": False,
+        "SMOKE": True, "MODEL": "smollm2-135m-rankrag", "LOAD_IN_4BIT": False,  # the shipped adapter
         "EVAL_DATA": "tests/fixtures/inference/twowiki_dev20.jsonl", "LIMIT": 2,
         "BASELINES": ["bm25", "random"], "OUT": str(out)}, tmp_path)
     metrics = json.loads((out / "metrics.json").read_text())

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Reproduce docs/results.md: the tiny recipe's blend, its Stage-2 run, the evaluations and the plots.
+# About 50 min of training plus about 30 min of evaluation on an idle 2-core CPU; run it alone
+# (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output exists,
+# so the script can be re-run after an interruption (finetune itself resumes with --resume).
+#
+#   bash scripts/reproduce_tiny.sh [DATA_ROOT=../shared/data] [RUNS=runs]
+#
+# The evaluations rank with the adapter in src/rankrag_lite/assets/smollm2-135m-rankrag (the alias
+# smollm2-135m-rankrag); SHIP=1 first copies this run's adapter there.
+set -euo pipefail
+DATA=${1:-../shared/data}
+RUNS=${2:-runs}
+export PATH="$PWD/.venv/bin:$PATH"
+TWOWIKI=$DATA/multihop/twowiki_dev500_distractor.jsonl
+DL19=$DATA/ranking/msmarco_dl19
+FT=smollm2-135m-rankrag
+
+[ -f "$RUNS/blend-v2/blend.jsonl" ] || \
+  rankrag-lite build-blend --recipe recipes/tiny-cpu.yaml --data-root "$DATA" --out "$RUNS/blend-v2"
+
+if [ ! -f "$RUNS/tiny-v2/summary.json" ]; then
+  resume=""; [ -d "$RUNS/.tiny-v2.work/checkpoints" ] && resume="--resume"
+  rankrag-lite finetune --stage 2 --recipe recipes/tiny-cpu.yaml --data "$RUNS/blend-v2/blend.jsonl" \
+    --out "$RUNS/tiny-v2" $resume
+fi
+
+if [ "${SHIP:-0}" = 1 ]; then python scripts/ship_tiny.py copy --run "$RUNS/tiny-v2"; fi
+
+# 2Wiki dev distractor, first 100 questions: baselines, zero-shot, fine-tuned; answers from both top-5s
+[ -f "$RUNS/eval-2wiki100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model smollm2-135m --model $FT \
+    --rankers bm25,minilm,random --answer-from bm25,$FT --answer-model $FT --out "$RUNS/eval-2wiki100"
+
+# the length artefact of the 2Wiki dev set: the longest passage first (no model; seconds)
+[ -f "$RUNS/eval-2wiki100-longest/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --rankers longest,bm25,random --out "$RUNS/eval-2wiki100-longest"
+
+# the test's subset (tests/fixtures/inference/twowiki_dev20.jsonl = the first 20 questions)
+[ -f "$RUNS/eval-fixture20/metrics.json" ] || \
+  rankrag-lite evaluate --data tests/fixtures/inference/twowiki_dev20.jsonl --model $FT \
+    --rankers bm25,random --no-answer --out "$RUNS/eval-fixture20"
+
+# learning curve: the saved checkpoints on the first 40 questions
+if [ ! -f "$RUNS/eval-lc/metrics.json" ]; then
+  models=()
+  for s in 40 80 120 160; do models+=(--model "$RUNS/tiny-v2/snapshots/step-$s"); done
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 40 "${models[@]}" --rankers random --no-answer \
+    --out "$RUNS/eval-lc"
+fi
+
+# TREC DL19: all 43 queries, the first DL19_DEPTH (default 30) of the BM25 top-100 reranked
+# (the full top-100 is 4,300 prompts per model, about 16 min each on this CPU)
+DEPTH=${DL19_DEPTH:-30}
+[ -f "$RUNS/eval-dl19-top$DEPTH/metrics.json" ] || \
+  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth "$DEPTH" \
+    --model smollm2-135m --model $FT --rankers given,minilm,random --no-answer --out "$RUNS/eval-dl19-top$DEPTH"
+
+[ -f "$RUNS/eval-dl19-top$DEPTH-longest/metrics.json" ] || \
+  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth "$DEPTH" \
+    --rankers longest,given --out "$RUNS/eval-dl19-top$DEPTH-longest"
+
+# the shipped adapter's metrics.json (the test reproduces its fixture numbers) and the learning curve
+python scripts/ship_tiny.py metrics --evals "$RUNS/eval-fixture20" "$RUNS/eval-2wiki100" "$RUNS/eval-dl19-top$DEPTH"
+python scripts/learning_curve.py --run "$RUNS/tiny-v2" --point 0="$RUNS/eval-2wiki100:smollm2-135m" \
+  $(for s in 40 80 120 160; do echo --point $s="$RUNS/eval-lc:step-$s"; done) \
+  --point final="$RUNS/eval-2wiki100:$FT" --baseline "$RUNS/eval-2wiki100:bm25" \
+  --baseline "$RUNS/eval-2wiki100:minilm" --baseline "$RUNS/eval-2wiki100:random" \
+  --baseline "$RUNS/eval-2wiki100-longest:longest" \
+  --metric Recall@2 --metric MRR@10 --title "2Wiki dev distractor: learning curve of recipes/tiny-cpu.yaml" \
+  --out docs/img/learning_curve.png
+echo "done: $RUNS/eval-2wiki100 $RUNS/eval-fixture20 $RUNS/eval-lc $RUNS/eval-dl19-top$DEPTH"
