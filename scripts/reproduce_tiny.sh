@@ -36,6 +36,9 @@ if [ "${SHIP:-0}" = 1 ]; then python scripts/ship_tiny.py copy --run "$RUNS/tiny
 [ -f "$RUNS/eval-2wiki100-longest/metrics.json" ] || \
   rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --rankers longest,bm25,random --out "$RUNS/eval-2wiki100-longest"
 
+# how much of each ranking is passage length (gold vs longer / shorter negatives)
+python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-2wiki100"
+
 # the test's subset (tests/fixtures/inference/twowiki_dev20.jsonl = the first 20 questions)
 [ -f "$RUNS/eval-fixture20/metrics.json" ] || \
   rankrag-lite evaluate --data tests/fixtures/inference/twowiki_dev20.jsonl --model $FT \

@@ -430,8 +430,9 @@ def part_ranking(src: _Source, cfg: BlendConfig) -> tuple[list[dict], int]:
         pos_cut = [cut_passage(p, cfg.max_passage_words, q.answers) for p, _ in pos]
         for (p, kind), cut in zip(pos, pos_cut):
             out.append(_ex(make(q.text, cut, label=True), "ranking", src.name, q.qid, q.answers, kind))
-        rng = _rng(cfg.seed, "ranking-lengths", src.name, q.qid)
-        pos_lengths = [max(1, len(c["text"].split())) for c in pos_cut]
+        if cfg.negative_lengths == "cut":
+            rng = _rng(cfg.seed, "ranking-lengths", src.name, q.qid)
+            pos_lengths = [max(1, len(c["text"].split())) for c in pos_cut]
         for n in negs:
             words = cfg.max_passage_words
             if cfg.negative_lengths == "cut":

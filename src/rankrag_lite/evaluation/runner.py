@@ -15,8 +15,8 @@ from rankrag_lite.evaluation.rankers import (
     rank_bm25,
     rank_from_file,
     rank_given,
-    rank_minilm,
     rank_longest,
+    rank_minilm,
     rank_model,
     rank_random,
 )
