@@ -3,7 +3,8 @@
 
 For every ranker in a ``rankrag-lite evaluate`` output, over every (gold, negative) pair of a
 question: the share of pairs with the gold ranked above the negative, separately for negatives at
-least as long as the gold (length cannot help the gold) and shorter ones; and the mean Spearman
+least as long as the gold (length cannot help the gold) and shorter ones, and for negatives of
+about the gold's length (within 20%: length hardly tells them apart); and the mean Spearman
 correlation between rank and length among the negatives (positive: longer ranked higher).
 
     python scripts/length_pairwise.py --data ../shared/data/multihop/twowiki_dev500_distractor.jsonl \\
@@ -38,7 +39,7 @@ def main() -> None:
     items = {it.qid: it for it in es.items}
     out = {}
     for ranker in rows[0]["rankers"]:
-        won_long = n_long = won_short = n_short = 0
+        won_long = n_long = won_short = n_short = won_near = n_near = 0
         rhos = []
         for r in rows:
             it = items[r["qid"]]
@@ -54,6 +55,9 @@ def main() -> None:
                     else:
                         n_short += 1
                         won_short += rank[g] < rank[n]
+                    if abs(length[n] - length[g]) <= 0.2 * max(length[n], length[g]):
+                        n_near += 1
+                        won_near += rank[g] < rank[n]
             if len(neg) > 2:
                 rho = spearmanr([-rank[n] for n in neg], [length[n] for n in neg])[0]
                 if rho == rho:  # not NaN (all negatives of equal length)
@@ -61,6 +65,8 @@ def main() -> None:
         out[ranker] = {
             "gold_above_longer_negative": won_long / n_long if n_long else None, "pairs_longer": n_long,
             "gold_above_shorter_negative": won_short / n_short if n_short else None, "pairs_shorter": n_short,
+            "gold_above_similar_length_negative": won_near / n_near if n_near else None,
+            "pairs_similar_length": n_near,
             "spearman_rank_length_negatives": sum(rhos) / len(rhos) if rhos else None,
         }
         v = out[ranker]
@@ -70,6 +76,7 @@ def main() -> None:
 
         print(f"{ranker:24s} gold>longer neg {fmt(v['gold_above_longer_negative'])} (n={n_long})  "
               f"gold>shorter neg {fmt(v['gold_above_shorter_negative'])} (n={n_short})  "
+              f"gold>similar-length neg {fmt(v['gold_above_similar_length_negative'])} (n={n_near})  "
               f"spearman(rank, length | negatives) {fmt(v['spearman_rank_length_negatives'])}")
     (args.eval / "length_pairwise.json").write_text(json.dumps(out, indent=2) + "\n")
 
