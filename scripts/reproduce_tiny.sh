@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce docs/results.md: the tiny recipe's blend, its Stage-2 run, the evaluations and the plots.
-# About 50 min of training plus about 30 min of evaluation on an idle 2-core CPU; run it alone
+# About 55 min of training plus about 70 min of evaluation (35 of them DL19 at depth 100) on an
+# idle 2-core CPU; run it alone
 # (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output exists,
 # so the script can be re-run after an interruption (finetune itself resumes with --resume).
 #
@@ -51,9 +52,16 @@ if [ ! -f "$RUNS/eval-lc/metrics.json" ]; then
   rankrag-lite evaluate --data "$TWOWIKI" --limit 40 "${models[@]}" --rankers random --no-answer \
     --out "$RUNS/eval-lc"
 fi
+python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-lc"
 
-# TREC DL19: all 43 queries, the first DL19_DEPTH (default 30) of the BM25 top-100 reranked
-# (the full top-100 is 4,300 prompts per model, about 16 min each on this CPU)
+# held-out pairs of the training pools (built but not in the trained blend): P(True) AUC per source
+[ -f "$RUNS/probe-heldout.json" ] || \
+  python scripts/probe_blend_auc.py --blend "$RUNS/blend-v2/ranking.jsonl" --not-in "$RUNS/blend-v2/blend.jsonl" \
+    --sources hotpotqa,musique,nq,squad --per-source 60 --model smollm2-135m --model $FT \
+    --out "$RUNS/probe-heldout.json"
+
+# TREC DL19: all 43 queries, the first DL19_DEPTH (default 30) of the BM25 top-100 reranked, then
+# the full top-100 (4,300 prompts per model, about 16 min each on this CPU)
 DEPTH=${DL19_DEPTH:-30}
 [ -f "$RUNS/eval-dl19-top$DEPTH/metrics.json" ] || \
   rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth "$DEPTH" \
@@ -63,8 +71,14 @@ DEPTH=${DL19_DEPTH:-30}
   rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth "$DEPTH" \
     --rankers longest,given --out "$RUNS/eval-dl19-top$DEPTH-longest"
 
+[ -f "$RUNS/eval-dl19-top100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth 100 \
+    --model $FT --model smollm2-135m --rankers given,minilm,random,longest --no-answer \
+    --out "$RUNS/eval-dl19-top100"
+
 # the shipped adapter's metrics.json (the test reproduces its fixture numbers) and the learning curve
-python scripts/ship_tiny.py metrics --evals "$RUNS/eval-fixture20" "$RUNS/eval-2wiki100" "$RUNS/eval-dl19-top$DEPTH"
+python scripts/ship_tiny.py metrics --evals "$RUNS/eval-fixture20" "$RUNS/eval-2wiki100" "$RUNS/eval-dl19-top$DEPTH" \
+  "$RUNS/eval-dl19-top100"
 python scripts/learning_curve.py --run "$RUNS/tiny-v2" --point 0="$RUNS/eval-2wiki100:smollm2-135m" \
   $(for s in 40 80 120 160; do echo --point $s="$RUNS/eval-lc:step-$s"; done) \
   --point final="$RUNS/eval-2wiki100:$FT" --baseline "$RUNS/eval-2wiki100:bm25" \
@@ -72,4 +86,4 @@ python scripts/learning_curve.py --run "$RUNS/tiny-v2" --point 0="$RUNS/eval-2wi
   --baseline "$RUNS/eval-2wiki100-longest:longest" \
   --metric Recall@2 --metric MRR@10 --title "2Wiki dev distractor: learning curve of recipes/tiny-cpu.yaml" \
   --out docs/img/learning_curve.png
-echo "done: $RUNS/eval-2wiki100 $RUNS/eval-fixture20 $RUNS/eval-lc $RUNS/eval-dl19-top$DEPTH"
+echo "done: $RUNS/eval-2wiki100 $RUNS/eval-fixture20 $RUNS/eval-lc $RUNS/eval-dl19-top$DEPTH $RUNS/eval-dl19-top100"
