@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Does a model separate the True and False rows of a blend's context-ranking part? P(True) AUC per source.
 
-    python scripts/probe_blend_auc.py --blend runs/blend-v2/blend.jsonl --per-source 60 \\
+    python scripts/probe_blend_auc.py --blend runs/blend-v2/blend.jsonl --per-source 100 \\
         --model smollm2-135m --model runs/tiny-v2/snapshots/step-80
 
 For each source (HotpotQA, NQ, ...), a fixed sample of rows (seeded; half True, half False where the
-part has them) is scored with the kit's P(True) scorer, the same prompt and tokens as training. The
+part has them) is scored with the kit's P(True) scorer on the row's own prompt, rendered and
+tokenised as training does. The
 AUC is the probability that a True row scores above a False row (0.5: no separation). On training
 rows this measures fit: a model that cannot separate the pairs it was trained on has too little
 capacity or too few steps; one that separates them but not the evaluation set has learned something
@@ -23,9 +24,9 @@ from pathlib import Path
 
 from scipy.stats import rankdata, spearmanr
 
-from rankrag_lite import prompts
 from rankrag_lite.modeling.loading import load_model
 from rankrag_lite.ranking.scorer import PTrueScorer
+from rankrag_lite.ranking.tokens import encode, render
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -33,19 +34,10 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return (sum(r[: len(pos)]) - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
-def parse_row(row: dict) -> tuple[str, dict, bool, bool]:
-    """(question or claim, passage, label, is_claim) from a context-ranking row of the blend."""
+def passage_words(row: dict) -> int:
+    """Words of the row's context block (its first paragraph: title and text, after "Passage:")."""
     user = next(m["content"] for m in row["messages"] if m["role"] == "user")
-    label = row["messages"][-1]["content"].strip() == "True"
-    claim = "\n\nFor the claim " in user
-    head, _, tail = user.partition("\n\nFor the claim " if claim else "\n\nFor the question ")
-    title, _, text = head.removeprefix("Passage: ").partition("\n")
-    question = tail.split(", access whether the passage", 1)[0]
-    passage = {"title": title, "text": text} if text else {"title": "", "text": title}
-    # the scorer must see exactly the row's prompt
-    if prompts.ranking_prompt(question, passage, claim) != row["messages"][:-1]:
-        raise SystemExit(f"not a context-ranking row of this kit's prompt: {user[:80]!r}")
-    return question, passage, label, claim
+    return len(user.split("\n\n", 1)[0].split()) - 1
 
 
 def main() -> None:
@@ -56,7 +48,7 @@ def main() -> None:
     ap.add_argument("--not-in", type=Path, default=None,
                     help="skip rows whose prompt is in this file (e.g. probe ranking.jsonl's pool rows "
                          "that the trained blend.jsonl does not hold: held-out pairs)")
-    ap.add_argument("--per-source", type=int, default=60, help="rows per source (half True)")
+    ap.add_argument("--per-source", type=int, default=100, help="rows per source (half True)")
     ap.add_argument("--sources", default=None, help="comma-separated sources to probe (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
@@ -72,27 +64,26 @@ def main() -> None:
             continue
         if args.sources and row["source"] not in args.sources.split(","):
             continue
-        q, p, y, claim = parse_row(row)
-        by_source[row["source"]][y].append((q, p, claim))
-    rng = random.Random(args.seed)
+        by_source[row["source"]][row["messages"][-1]["content"].strip() == "True"].append(row)
     sample: dict[str, list] = {}
     for src, groups in sorted(by_source.items()):
+        rng = random.Random(f"{args.seed}:{src}")  # a source's sample does not depend on the others
         half = args.per_source // 2
         take = {y: rng.sample(v, min(half, len(v))) for y, v in groups.items()}
-        sample[src] = [(q, p, y, c) for y in (True, False) for q, p, c in take[y]]
+        sample[src] = [(r, y) for y in (True, False) for r in take[y]]
 
     result: dict = {}
     for name in args.model:
         model, tok = load_model(name, dtype=None)
-        scorers = {c: PTrueScorer(model, tok, claim=c) for c in (False, True)}
+        scorer = PTrueScorer(model, tok)
         result[name] = {}
         for src, rows in sample.items():
-            claim = rows[0][3]
-            scores = scorers[claim].score([(q, p) for q, p, _, _ in rows])
-            pos = [s for s, r in zip(scores, rows) if r[2]]
-            neg = [s for s, r in zip(scores, rows) if not r[2]]
+            # the row's own prompt (its messages without the target), rendered as training renders it
+            scores = scorer.score_encoded([encode(tok, render(tok, r["messages"][:-1])) for r, _ in rows])
+            pos = [s for s, (_, y) in zip(scores, rows) if y]
+            neg = [s for s, (_, y) in zip(scores, rows) if not y]
             a = auc(pos, neg) if pos and neg else None
-            rho = spearmanr(scores, [len(r[1]["text"].split()) for r in rows])[0]
+            rho = spearmanr(scores, [passage_words(r) for r, _ in rows])[0]
             result[name][src] = {"auc": a, "n_true": len(pos), "n_false": len(neg),
                                  "spearman_score_length": rho}
             print(f"{name:40s} {src:18s} AUC {a if a is None else round(a, 3)}  "

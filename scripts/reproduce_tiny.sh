@@ -57,11 +57,11 @@ python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-lc"
 # held-out pairs of the training pools (built but not in the trained blend): P(True) AUC per source
 [ -f "$RUNS/probe-heldout.json" ] || \
   python scripts/probe_blend_auc.py --blend "$RUNS/blend-v2/ranking.jsonl" --not-in "$RUNS/blend-v2/blend.jsonl" \
-    --sources hotpotqa,musique,nq,squad --per-source 60 --model smollm2-135m --model $FT \
+    --sources hotpotqa,musique,nq,squad --per-source 100 --model smollm2-135m --model $FT \
     --out "$RUNS/probe-heldout.json"
 [ -f "$RUNS/probe-trained.json" ] || \
   python scripts/probe_blend_auc.py --blend "$RUNS/blend-v2/blend.jsonl" --sources hotpotqa,musique,nq,squad \
-    --per-source 60 --model $FT --out "$RUNS/probe-trained.json"
+    --per-source 100 --model $FT --out "$RUNS/probe-trained.json"
 
 # TREC DL19: all 43 queries, the first DL19_DEPTH (default 30) of the BM25 top-100 reranked, then
 # the full top-100 (4,300 prompts per model, about 16 min each on this CPU)

@@ -17,6 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "src" / "rankrag_lite" / "assets" / "smollm2-135m-rankrag"
 FIXTURE = "tests/fixtures/inference/twowiki_dev20.jsonl"
@@ -30,6 +32,10 @@ def copy(run: Path) -> None:
     cfg = json.loads((run / "adapter" / "adapter_config.json").read_text())
     if cfg.get("base_model_name_or_path") != "smollm2-135m":
         raise SystemExit(f"the adapter's base is {cfg.get('base_model_name_or_path')!r}, not smollm2-135m")
+    # the recipe shipped beside the adapter must be the one it was trained with
+    trained = yaml.safe_load((run / "recipe.yaml").read_text())["recipe"]
+    if yaml.safe_load((ROOT / "recipes" / "tiny-cpu.yaml").read_text()) != trained:
+        raise SystemExit(f"recipes/tiny-cpu.yaml has changed since {run} was trained (see {run / 'recipe.yaml'})")
     ASSET.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json"):
         shutil.copy2(run / "adapter" / name, ASSET / name)
