@@ -7,7 +7,7 @@
 #
 #   bash scripts/reproduce_tiny.sh [DATA_ROOT=../shared/data] [RUNS=runs]
 #
-# The evaluations rank with the adapter in src/rankrag_lite/assets/smollm2-135m-rankrag (the alias
+# The evaluations rank with the adapter in rankrag_lite/assets/smollm2-135m-rankrag (the alias
 # smollm2-135m-rankrag); SHIP=1 first copies this run's adapter there.
 set -euo pipefail
 DATA=${1:-../shared/data}

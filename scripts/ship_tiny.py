@@ -5,7 +5,7 @@
     python scripts/ship_tiny.py metrics --evals runs/eval-fixture20 runs/eval-2wiki100 runs/eval-dl19-top30
 
 ``copy`` puts the adapter weights and config, the recipe and the run's summary into
-``src/rankrag_lite/assets/smollm2-135m-rankrag/``; ``metrics`` writes ``metrics.json`` there from
+``rankrag_lite/assets/smollm2-135m-rankrag/``; ``metrics`` writes ``metrics.json`` there from
 ``rankrag-lite evaluate`` outputs. The first evaluation must be on the test fixture
 (``tests/fixtures/inference/twowiki_dev20.jsonl``): ``tests/test_shipped_adapter.py`` reproduces it.
 """
