@@ -53,7 +53,7 @@ from rankrag_lite.progress import log, track
 PARTS = ("sft", "context_qa", "ra_qa", "ranking", "ra_ranking")
 PartName = Literal["sft", "context_qa", "ra_qa", "ranking", "ra_ranking"]
 #: formats whose records are queries with positive / negative passages (not questions with answers)
-RANKING_SOURCE_FORMATS = ("qpn", "beir", "msmarco", "climate-fever")
+RANKING_SOURCE_FORMATS = ("qpn", "beir", "msmarco", "climate-fever", "rankllm")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,6 +74,10 @@ class SourceSpec:
     corpus_limit: int | None = None  #: first N passages of each extra corpus
     qa_instruction: str | None = None  #: key of prompts.DATASET_INSTRUCTIONS for context-rich QA
     claim: bool | None = None  #: FEVER claim prompts (default: true for climate-fever)
+    qrels: str | None = None  #: TREC qrels judging a retrieval run (format ``rankllm``): judged hits
+    min_grade: int = 1  #: with ``qrels``: the lowest grade that is relevant (grade 0: negative)
+    ranking_positives: int | None = None  #: this source's positives per query (default: the blend's)
+    ranking_negatives: int | None = None  #: this source's negatives per query (default: the blend's)
 
 
 @dataclass
@@ -139,7 +143,7 @@ def parse_blend(recipe: dict) -> BlendConfig:
         if s.qa_instruction is not None and s.qa_instruction not in prompts.DATASET_INSTRUCTIONS:
             raise RankragError(f"blend.sources.{name}.qa_instruction: unknown {s.qa_instruction!r}; "
                                f"choose one of {sorted(prompts.DATASET_INSTRUCTIONS)}")
-        for key in ("limit", "corpus_limit"):
+        for key in ("limit", "corpus_limit", "min_grade", "ranking_positives"):
             v = getattr(s, key)
             if v is not None and v < 1:
                 raise RankragError(f"blend.sources.{name}.{key} must be >= 1, got {v}")
@@ -150,6 +154,9 @@ def parse_blend(recipe: dict) -> BlendConfig:
         v = getattr(cfg, key)
         if v is not None and v < 1:
             raise RankragError(f"blend.{key} must be >= 1, got {v}")
+    for name, s in cfg.sources.items():
+        if s.ranking_negatives is not None and s.ranking_negatives < 0:
+            raise RankragError(f"blend.sources.{name}.ranking_negatives must be >= 0, got {s.ranking_negatives}")
     if cfg.ranking_negatives < 0:
         raise RankragError(f"blend.ranking_negatives must be >= 0, got {cfg.ranking_negatives}")
     if cfg.num_passages < 2:
@@ -220,7 +227,9 @@ class _Source:
         self.fmt = _source_format(spec, self.where)
         self.claim = spec.claim if spec.claim is not None else self.fmt == "climate-fever"
         if self.fmt in RANKING_SOURCE_FORMATS:
-            items = S.load_ranking(self.where, self.fmt, spec.split, spec.limit, config=spec.config)
+            qrels = resolve(spec.qrels, data_root) if spec.qrels else None
+            items = S.load_ranking(self.where, self.fmt, spec.split, spec.limit, config=spec.config,
+                                   qrels=qrels, min_grade=spec.min_grade)
             for it in items:
                 self.queries.append(_Query(it.qid, it.query, [], list(it.positives), list(it.negatives), []))
         else:
@@ -415,9 +424,11 @@ def part_ranking(src: _Source, cfg: BlendConfig) -> tuple[list[dict], int]:
         if not pos:
             skipped += 1
             continue
-        pos = pos[: cfg.ranking_positives]
+        n_pos = src.spec.ranking_positives or cfg.ranking_positives
+        n_neg = cfg.ranking_negatives if src.spec.ranking_negatives is None else src.spec.ranking_negatives
+        pos = pos[:n_pos]
         make = prompts.claim_ranking if src.claim else prompts.context_ranking
-        negs = src.negatives(q, [p for p, _ in pos])[: cfg.ranking_negatives]
+        negs = src.negatives(q, [p for p, _ in pos])[:n_neg]
         if cfg.negative_lengths == "paired":
             for i, n in enumerate(negs):
                 p, kind = pos[i % len(pos)]

@@ -34,7 +34,9 @@ Formats (``fmt``; sniffed from the extension and the first record when not given
                     qrels ``qrels/{split}.tsv`` or ``{split}.tsv``
 ``qpn``             ``{query, pos[], neg[]}`` JSONL (MS MARCO / FlagEmbedding style)
 ``msmarco``         hub ``microsoft/ms_marco`` rows ``{query, passages{is_selected[], passage_text[]}}``
-``rankllm``         rank_llm retrieve results ``[{query, hits[{content, qid, docid}]}]`` (queries only)
+``rankllm``         rank_llm retrieve results ``[{query, hits[{content, qid, docid}]}]``: queries only, or,
+                    with TREC ``qrels`` (:func:`load_ranking`), ranking items: hits judged at least
+                    ``min_grade`` are positives, hits judged 0 negatives, unjudged hits unused
 ``climate-fever``   ``{claim, evidences[{evidence, article, evidence_label}]}``: evidence labelled
                     SUPPORTS or REFUTES is relevant (positive), NOT_ENOUGH_INFO is not (negative).
                     The claim's own label (incl. DISPUTED) is not used: relevance, not truth
@@ -62,8 +64,8 @@ from rankrag_lite.io import iter_jsonl, open_text, read_json
 
 QA_FORMATS = ("nq-open", "ctxs", "squad", "dpr-tsv", "topics", "hotpotqa", "musique", "passages", "chatqa",
               "beir", "rankllm", "qpn")
-RANKING_FORMATS = ("qpn", "beir", "msmarco", "climate-fever", "ctxs", "squad", "hotpotqa", "musique",
-                   "passages")
+RANKING_FORMATS = ("qpn", "beir", "msmarco", "climate-fever", "rankllm", "ctxs", "squad", "hotpotqa",
+                   "musique", "passages")
 CHAT_FORMATS = ("chat", "dolly", "chatqa")
 CORPUS_FORMATS = ("corpus", "beir", "ctxs", "squad", "hotpotqa", "musique", "passages", "qpn")
 FORMATS = tuple(dict.fromkeys(QA_FORMATS + RANKING_FORMATS + CHAT_FORMATS + CORPUS_FORMATS))
@@ -503,18 +505,26 @@ def load_qa(source: str, fmt: str | None = None, split: str | None = None, limit
 
 
 def load_ranking(source: str, fmt: str | None = None, split: str | None = None, limit: int | None = None,
-                 config: str | None = None) -> list[RankingItem]:
+                 config: str | None = None, qrels: str | None = None, min_grade: int = 1) -> list[RankingItem]:
     """Queries with positive and negative passages.
 
     QA formats with gold flags give gold passages as positives and the record's other passages as
-    negatives (for the blend's BM25 hard negatives, see :mod:`rankrag_lite.data.blend`).
+    negatives (for the blend's BM25 hard negatives, see :mod:`rankrag_lite.data.blend`). A retrieval
+    run (``rankllm``) needs ``qrels`` (a TREC qrels file): its hits judged ``>= min_grade`` are
+    positives, its hits judged 0 negatives (real hard negatives), unjudged hits are not used.
     """
     raw = _open(source, fmt, split, config)
     where, name = raw.where, Path(raw.where).name
     if raw.fmt not in RANKING_FORMATS:
         raise RankragError(f"{where}: format {raw.fmt!r} holds no ranking items "
                            f"(ranking formats: {list(RANKING_FORMATS)})")
+    if (raw.fmt == "rankllm") != (qrels is not None):
+        raise RankragError(f"{where}: qrels go with a retrieval run (format 'rankllm'), and a run needs them"
+                           if raw.fmt == "rankllm" else f"{where}: qrels are only read for a retrieval run "
+                           f"(format 'rankllm'), not {raw.fmt!r}")
     out: list[RankingItem] = []
+    if raw.fmt == "rankllm":
+        return _limit(_judged_run(raw, qrels, min_grade, name), limit)
     if raw.fmt == "beir":
         docs = {d["id"]: d for d in _beir_corpus(raw)}
         if not docs:
@@ -542,7 +552,7 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
     for i, rec in enumerate(raw.records):
         if not isinstance(rec, dict):
             raise RankragError(f"{where}: record {i} is not an object")
-        qid = str(rec.get("id", rec.get("query_id", rec.get("claim_id", i))))
+        qid = str(rec.get("id", rec.get("qid", rec.get("query_id", rec.get("claim_id", i)))))
         if raw.fmt == "qpn":
             q = str(_need(rec, "query", where, i))
             pos = [Passage(text=t, pid=f"{qid}-pos{j}", is_gold=True)
@@ -574,6 +584,44 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
         if limit is not None and len(out) >= limit:
             break
     return _limit(out, limit)
+
+
+def _judged_run(raw: _Raw, qrels_path: str, min_grade: int, name: str) -> list[RankingItem]:
+    """Ranking items of a rank_llm run judged by TREC qrels."""
+    from rankrag_lite.ranking.candidates import read_qrels
+
+    if min_grade < 1:
+        raise RankragError(f"min_grade must be >= 1, got {min_grade}")
+    qrels = read_qrels(qrels_path)
+    out: list[RankingItem] = []
+    judged_queries = 0
+    for i, rec in enumerate(raw.records, start=1):
+        if not isinstance(rec, dict):
+            raise RankragError(f"{raw.where}: record {i} is not an object")
+        query = str(_need(rec, "query", raw.where, i))
+        hits = _need(rec, "hits", raw.where, i)
+        qid = str(hits[0].get("qid", i)) if hits and isinstance(hits[0], dict) else str(i)
+        grades = qrels.get(qid)
+        if not grades:
+            continue
+        judged_queries += 1
+        pos, neg = [], []
+        for h in hits:
+            pid = str(h.get("docid", ""))
+            text = h.get("content", h.get("text"))
+            if pid not in grades or not isinstance(text, str) or not text.strip():
+                continue
+            g = grades[pid]
+            p = Passage(text=text, title=str(h.get("title") or ""), pid=pid, is_gold=g >= min_grade)
+            if g >= min_grade:
+                pos.append(p)
+            elif g <= 0:
+                neg.append(p)
+        if pos:
+            out.append(RankingItem(qid=qid, query=query, positives=pos, negatives=neg, source=name))
+    if not judged_queries:
+        raise RankragError(f"{raw.where}: no query of the run is judged in {qrels_path}")
+    return out
 
 
 def load_chat(source: str, fmt: str | None = None, split: str | None = None, limit: int | None = None,
