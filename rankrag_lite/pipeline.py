@@ -35,8 +35,10 @@ def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int
 def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathLike, out_dir: str | os.PathLike,
         *, n: int = 100, k: int = 5, fmt: str | None = None, limit: int | None = None, batch_size: int = 16,
         score: str = "true-false", max_new_tokens: int = 32, load_in_4bit: bool = False,
-        loaded: tuple | None = None, progress: bool = True) -> dict:
-    """Run the three stages; returns the summary written to ``summary.json``."""
+        loaded: tuple | None = None, progress: bool = True, fusion=None) -> dict:
+    """Run the three stages; returns the summary written to ``summary.json``.
+
+    ``fusion`` (a :class:`~rankrag_lite.ranking.fusion.Fusion`): rank by BM25 fused with P(True)."""
     from rankrag_lite.generation import Answerer, answer_file
     from rankrag_lite.ranking.rerank import rerank_file
     from rankrag_lite.ranking.scorer import PTrueScorer, check_method
@@ -80,7 +82,7 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
         t0 = time.perf_counter()
         rr = rerank_file(scorer, tmp / "candidates.jsonl", tmp / "reranked.jsonl",
                          run_out=tmp / "reranked.trec", progress=progress,
-                         meta={"model": str(model_name), "score": score})
+                         meta={"model": str(model_name), "score": score}, fusion=fusion)
         times["rerank_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         ans = answer_file(answerer, tmp / "reranked.jsonl", tmp / "answers.jsonl", k=k, progress=progress,
@@ -88,7 +90,8 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
         times["answer_s"] = time.perf_counter() - t0
         summary = {
             "index": str(index_dir), "model": str(model_name), "questions": len(qs), "n": n, "k": k,
-            "score": score, "max_new_tokens": max_new_tokens, "no_hits": no_hits,
+            "score": score, "fuse": fusion.label if fusion is not None else None,
+            "max_new_tokens": max_new_tokens, "no_hits": no_hits,
             "reranked_passages": rr["passages"], "answers": ans, "times": times,
         }
         write_json(tmp / "summary.json", summary)

@@ -41,6 +41,7 @@ def evaluate_cmd(
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random ranker."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    fuse: Optional[list[str]] = typer.Option(None, "--fuse", help="bm25 or bm25:W (repeatable): one more row per model, MODEL+bm25:W, its P(True) fused with the first-stage BM25 score (the run's own scores, else BM25 over the candidates); report it as fusion, not as the model."),
 ) -> None:
     """Compare rankers (Recall@k, answer recall, MRR@10, nDCG@10 via ranx) and answers (EM/F1/Acc)."""
     from rankrag_lite.cli.infer_cmd import check_4bit
@@ -49,8 +50,13 @@ def evaluate_cmd(
     from rankrag_lite.progress import console
     from rankrag_lite.ranking.scorer import check_method
 
+    from rankrag_lite.ranking.fusion import parse_fuse
+
     check_method(score)
     check_4bit(load_in_4bit)
+    fusions = [parse_fuse(f) for f in _split_list(fuse)] if fuse else []
+    if fusions and not model:
+        raise RankragError("--fuse needs a --model whose P(True) is fused with BM25")
     try:
         ks = [int(x) for x in _split_list(k)]
     except ValueError:
@@ -71,7 +77,8 @@ def evaluate_cmd(
     summary = evaluate(es, out, baselines=_split_list(rankers) if rankers else None, models=model or [],
                        runs=runs, ks=ks, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
                        answer=answer, answer_from=_split_list(answer_from) if answer_from else None,
-                       answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens, seed=seed)
+                       answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens, seed=seed,
+                       fuse=fusions)
     from rankrag_lite.evaluation.report import markdown
 
     console.print(markdown(summary))

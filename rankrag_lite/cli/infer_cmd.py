@@ -8,6 +8,10 @@ from typing import Optional
 import typer
 
 from rankrag_lite.cli.common import guard
+from rankrag_lite.ranking.fusion import parse_fuse
+
+FUSE_HELP = ("First stage fused with P(True): bm25 or bm25:W; per query W * z(BM25 score) + (1 - W) * "
+             "z(logit P(True)); bm25 alone takes the W chosen on the dev sets (docs/results.md).")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +59,7 @@ def rerank_cmd(
     queries: Optional[Path] = typer.Option(None, "--queries", help="With a TREC run: queries TSV qid<TAB>query or JSONL."),
     max_length: int = typer.Option(2048, "--max-length", min=64, help="Longest prompt in tokens (longer passages are cut)."),
     tag: str = typer.Option("rankrag", "--tag", help="Run tag in the TREC file."),
+    fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
 ) -> None:
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
@@ -63,11 +68,12 @@ def rerank_cmd(
 
     check_method(score)
     check_4bit(load_in_4bit)
+    fusion = parse_fuse(fuse) if fuse is not None else None
     n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
     m, tok = _load(model, load_in_4bit)
     scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
     res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries, top_k=top_k,
-                      tag=tag, meta={"model": model, "score": score})
+                      tag=tag, meta={"model": model, "score": score}, fusion=fusion)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
 
@@ -121,6 +127,7 @@ def rag_cmd(
     score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
 ) -> None:
     """Retrieve -> rerank -> answer in one command, writing each stage's output."""
     import json
@@ -131,8 +138,9 @@ def rag_cmd(
 
     check_method(score)
     check_4bit(load_in_4bit)
+    fusion = parse_fuse(fuse) if fuse is not None else None
     summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
-                  max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit)
+                  max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion)
     log(f"wrote {out}/candidates.jsonl, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")
     console.print(json.dumps({k_: summary["answers"].get(k_) for k_ in ("count", "em", "f1", "acc")
                               if k_ in summary["answers"]}))

@@ -44,7 +44,7 @@ def order_by(pids: Sequence[str], scores: Sequence[float]) -> list[str]:
     return [pids[i] for i in sorted(range(len(pids)), key=lambda i: -scores[i])]
 
 
-def _from_scores(es: EvalSet, name: str, description: str, scores: dict[str, list[float]]) -> Ranking:
+def from_scores(es: EvalSet, name: str, description: str, scores: dict[str, list[float]]) -> Ranking:
     order, sc = {}, {}
     for it in es.items:
         pids = [p["pid"] for p in it.passages]
@@ -69,7 +69,7 @@ def rank_random(es: EvalSet, seed: int = 0) -> Ranking:
 
 def rank_longest(es: EvalSet) -> Ranking:
     scores = {it.qid: [len(str(p.get("text", "")).split()) for p in it.passages] for it in es.items}
-    return _from_scores(es, "longest", "the longest passage first (words of the text)", scores)
+    return from_scores(es, "longest", "the longest passage first (words of the text)", scores)
 
 
 def rank_bm25(es: EvalSet, backend: str = "bm25s") -> Ranking:
@@ -85,7 +85,7 @@ def rank_bm25(es: EvalSet, backend: str = "bm25s") -> Ranking:
         for h in _search_one(index, it.question, len(docs)):
             s[int(h.pid)] = h.score
         scores[it.qid] = s
-    return _from_scores(es, "bm25", f"BM25 ({backend}, Lucene k1=0.9 b=0.4) over each question's candidates",
+    return from_scores(es, "bm25", f"BM25 ({backend}, Lucene k1=0.9 b=0.4) over each question's candidates",
                         scores)
 
 
@@ -138,7 +138,7 @@ def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) ->
     scores = {}
     for it, (a, b), q in zip(es.items, spans, q_emb):
         scores[it.qid] = list(np.asarray(p_emb[a:b]) @ np.asarray(q))
-    return _from_scores(es, "minilm", "dense: all-MiniLM-L6-v2 cosine (sentence-transformers)", scores)
+    return from_scores(es, "minilm", "dense: all-MiniLM-L6-v2 cosine (sentence-transformers)", scores)
 
 
 def rank_model(es: EvalSet, scorer, name: str, progress: bool = True) -> Ranking:
@@ -158,7 +158,7 @@ def rank_model(es: EvalSet, scorer, name: str, progress: bool = True) -> Ranking
     scores: dict[str, list[float]] = {it.qid: [] for it in es.items}
     for qid, s in zip(where, flat):
         scores[qid].append(s)
-    return _from_scores(es, name, f"P(True) of {name} ({scorer.method})", scores)
+    return from_scores(es, name, f"P(True) of {name} ({scorer.method})", scores)
 
 
 def rank_from_file(es: EvalSet, path: str | os.PathLike, name: str | None = None) -> Ranking:

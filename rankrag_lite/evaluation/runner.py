@@ -12,6 +12,7 @@ from rankrag_lite.evaluation.metrics import mean_answer_metrics, ranking_metrics
 from rankrag_lite.evaluation.rankers import (
     BASELINES,
     Ranking,
+    from_scores,
     rank_bm25,
     rank_from_file,
     rank_given,
@@ -43,13 +44,27 @@ def _unique(name: str, taken) -> str:
     return out
 
 
+def _first_stage_ranking(es: EvalSet, rankings: list[Ranking]) -> Ranking:
+    """The BM25 scores fusion uses: the set's own first-stage scores where every candidate has one
+    (a retrieval run), else BM25 recomputed over each question's candidates."""
+    if es.has_order and all(isinstance(p.get("score"), (int, float)) for it in es.items for p in it.passages):
+        scores = {it.qid: [float(p["score"]) for p in it.passages] for it in es.items}
+        return from_scores(es, "given", f"the first stage's scores ({es.first_stage})", scores)
+    done = next((r for r in rankings if r.name == "bm25" and r.scores), None)
+    return done or rank_bm25(es)
+
+
 def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str] | None = None,
              models: Sequence[str] = (), runs: dict[str, str] | None = None, ks: Sequence[int] = DEFAULT_KS,
              score: str = "true-false", batch_size: int = 16, load_in_4bit: bool = False,
              answer: bool | None = None, answer_from: Sequence[str] | None = None, answer_k: int = 5,
              answer_model: str | None = None, max_new_tokens: int = 32, seed: int = 0,
-             loaded: dict | None = None, progress: bool = True) -> dict:
+             loaded: dict | None = None, progress: bool = True, fuse: Sequence = ()) -> dict:
     """Rank with every ranker, score with ranx, answer from the top-k; write the report folder.
+
+    ``fuse``: :class:`~rankrag_lite.ranking.fusion.Fusion` settings; each model gains one more row per
+    setting, ``MODEL+bm25:W``, its P(True) fused with the first-stage BM25 score (the given scores of
+    a retrieval run, else BM25 over each question's candidates).
 
     ``loaded`` maps a model name to an already loaded ``(model, tokenizer)`` (tests, notebooks).
     Returns the summary that is written as ``metrics.json``.
@@ -110,6 +125,17 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         rankings.append(rank_model(es, scorer, label, progress=progress))
         names.add(label)
         model_names[label] = m
+    if fuse and model_names:
+        first = _first_stage_ranking(es, rankings)
+        for label in list(model_names):
+            mr = next(r for r in rankings if r.name == label)
+            for f in fuse:
+                fused = {it.qid: f.fuse([first.scores[it.qid][p["pid"]] for p in it.passages],
+                                        [mr.scores[it.qid][p["pid"]] for p in it.passages]) for it in es.items}
+                name = _unique(f"{label}+{f.label}", names)
+                rankings.append(from_scores(es, name, f"{label} fused with {first.description} "
+                                             f"(W={f.weight:g} on the standardised BM25 score)", fused))
+                names.add(name)
     for name, path in (runs or {}).items():
         label = _unique(name, names)
         rankings.append(rank_from_file(es, path, label))

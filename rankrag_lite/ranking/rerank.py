@@ -7,7 +7,9 @@ in memory and an interrupted run leaves no output that looks complete.
 
 Each output record is the input record with its passages re-sorted by ``rerank_score`` (best first);
 every passage keeps its fields (the retriever's ``score`` among them) and gains ``rerank_score`` and
-``first_stage_rank`` (1-based position in the input). The TREC run lists the same order.
+``first_stage_rank`` (1-based position in the input). The TREC run lists the same order. With a
+:class:`~rankrag_lite.ranking.fusion.Fusion` (``--fuse bm25[:W]``), passages also gain ``fused_score``
+(first-stage score and P(True) fused per query) and are sorted, and the run scored, by it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from rankrag_lite.io import atomic_write, dumps
 from rankrag_lite.progress import make_progress
 from rankrag_lite.ranking.candidates import iter_candidates, trec_line
+from rankrag_lite.ranking.fusion import Fusion, first_stage_scores
 from rankrag_lite.ranking.scorer import PTrueScorer
 
 
@@ -35,10 +38,18 @@ def _chunks(records: Iterable[dict], chunk_passages: int) -> Iterator[list[dict]
         yield chunk
 
 
+def final_score_key(fusion: Fusion | None) -> str:
+    """The passage field a reranked record is sorted by."""
+    return "fused_score" if fusion is not None else "rerank_score"
+
+
 def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passages: int = 1024,
-                   on_batch=None) -> Iterator[dict]:
+                   on_batch=None, fusion: Fusion | None = None, where: str = "") -> Iterator[dict]:
     """Yield each (normalised) record with its passages scored and re-sorted, best first."""
+    key = final_score_key(fusion)
     for chunk in _chunks(records, chunk_passages):
+        if fusion is not None:  # before any scoring: a record without first-stage scores is an error
+            first = [first_stage_scores(rec["passages"], f"{where} query {rec['qid']}") for rec in chunk]
         seqs, where = [], []
         for r, rec in enumerate(chunk):
             for j, p in enumerate(rec["passages"]):
@@ -48,9 +59,13 @@ def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passag
         for (r, j), s in zip(where, scores):
             chunk[r]["passages"][j]["rerank_score"] = s
             chunk[r]["passages"][j]["first_stage_rank"] = j + 1
-        for rec in chunk:
+        for r, rec in enumerate(chunk):
+            if fusion is not None:
+                fused = fusion.fuse(first[r], [p["rerank_score"] for p in rec["passages"]])
+                for p, f in zip(rec["passages"], fused):
+                    p["fused_score"] = f
             # stable sort: ties keep the first-stage order
-            rec["passages"] = sorted(rec["passages"], key=lambda p: -p["rerank_score"])
+            rec["passages"] = sorted(rec["passages"], key=lambda p: -p[key])
             yield rec
 
 
@@ -66,12 +81,16 @@ def count_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_
 def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | os.PathLike, *,
                 run_out: str | os.PathLike | None = None, fmt: str = "auto", corpus=None, queries=None,
                 top_k: int | None = None, tag: str = "rankrag", chunk_passages: int = 1024,
-                progress: bool = True, meta: dict | None = None) -> dict:
+                progress: bool = True, meta: dict | None = None, fusion: Fusion | None = None) -> dict:
     """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
     ``.trec``). The input is validated in full before any scoring. Returns counts."""
     out = Path(out)
     run_out = Path(run_out) if run_out else out.with_suffix(".trec")
     n_rec, n_pass = count_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    if fusion is not None:  # validate the first-stage scores of every record before scoring any
+        for rec in iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k):
+            first_stage_scores(rec["passages"], f"{input_path}: query {rec['qid']}")
+    key = final_score_key(fusion)
     records = iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
     with make_progress() as bar:
         task = bar.add_task("Reranking", total=n_pass, info="passages")
@@ -79,10 +98,11 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
             bar.update(task, visible=False)
         with atomic_write(out) as f_out, atomic_write(run_out) as f_run:
             for rec in rerank_records(scorer, records, chunk_passages=chunk_passages,
-                                      on_batch=lambda k: bar.advance(task, k)):
-                if meta:
-                    rec["reranker"] = meta
+                                      on_batch=lambda k: bar.advance(task, k), fusion=fusion,
+                                      where=str(input_path)):
+                if meta or fusion is not None:
+                    rec["reranker"] = {**(meta or {}), **({"fuse": fusion.label} if fusion else {})}
                 f_out.write(dumps(rec) + "\n")
                 for rank, p in enumerate(rec["passages"], start=1):
-                    f_run.write(trec_line(rec["qid"], p["pid"], rank, p["rerank_score"], tag))
+                    f_run.write(trec_line(rec["qid"], p["pid"], rank, p[key], tag))
     return {"records": n_rec, "passages": n_pass, "out": str(out), "run": str(run_out)}
