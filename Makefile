@@ -34,7 +34,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 demo: setup
-	$(BIN)/python -m rankrag_lite.demo --data-root $(DATA) --out $(OUT)
+	$(BIN)/python scripts/demo.py --data-root $(DATA) --out $(OUT)
 
 clean:
 	rm -rf $(VENV) $(OUT)

@@ -111,3 +111,21 @@ def test_evaluate_fuse_rows(dl19_top8, tmp_path):
     res = runner.invoke(app, ["evaluate", "--data", str(dl19_top8), "--qrels", str(DL19_QRELS), "--out",
                               str(tmp_path / "e2"), "--rankers", "given", "--fuse", "bm25:0.3"])
     assert res.exit_code == 2 and "--fuse needs a --model" in res.output
+
+
+def test_recall_plot_stops_at_the_candidates_and_keeps_the_legend_off_the_curves():
+    import matplotlib.pyplot as plt
+
+    from rankrag_lite.evaluation.report import recall_figure
+
+    curve = [min(1.0, 0.1 * k) for k in range(1, 21)]
+    summary = {"dataset": {"name": "set", "questions": 3, "candidates_max": 10},
+               "rankers": {f"r{i}": {"curve": {"Recall": curve}} for i in range(6)}}
+    fig = recall_figure(summary)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] <= 10.5 and max(ax.get_xticks()) <= 10
+    assert all(len(line.get_xdata()) == 10 for line in ax.get_lines())
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, not over the curves
+    plt.close(fig)

@@ -38,32 +38,46 @@ def markdown(summary: dict) -> str:
         for name, m in a["by_ranker"].items():
             lines.append(f"| {name} | {_fmt(m.get('EM'))} | {_fmt(m.get('F1'))} | {_fmt(m.get('Acc'))} |")
         lines += [""] + [f"- {k}: {v}" for k, v in a["definitions"].items()]
-    lines += ["", f"Recall@k for k = 1..20: `{PLOT_FILE}`.", ""]
+    lines += ["", f"Recall@k for k = 1..{min(20, ds['candidates_max'])}: `{PLOT_FILE}`.", ""]
     return "\n".join(lines)
 
 
 def plot(summary: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = recall_figure(summary)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+
+
+def recall_figure(summary: dict):
+    """The Recall@k figure (matplotlib, Agg backend) of an evaluation summary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     key = "Recall" if any("Recall" in r["curve"] for r in summary["rankers"].values()) else "AnswerRecall"
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    # k runs to the most candidates a question has (past it every curve is flat); the legend sits
+    # beside the axes, where it cannot cover a curve
+    k_max = max(1, int(summary["dataset"].get("candidates_max") or 20))
+    fig, ax = plt.subplots(figsize=(8.4, 4.2), dpi=110)
+    n = 1
     for name, r in summary["rankers"].items():
-        ys = r["curve"].get(key)
+        ys = (r["curve"].get(key) or [])[:k_max]
         if ys:
+            n = max(n, len(ys))
             ax.plot(range(1, len(ys) + 1), ys, marker="o", markersize=3, label=name)
     ax.set_xlabel("k")
     ax.set_ylabel("Recall@k" if key == "Recall" else "Answer recall@k")
-    ax.set_xticks(range(1, 21))
+    ax.set_xlim(0.5, n + 0.5)
+    ax.set_xticks(range(1, n + 1, max(1, n // 20)))
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(f"{summary['dataset']['name']} ({summary['dataset']['questions']} questions)")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def write_report(folder: Path, summary: dict, per_question: list[dict]) -> None:
