@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSET = ROOT / "src" / "rankrag_lite" / "assets" / "smollm2-135m-rankrag"
+ASSET = ROOT / "rankrag_lite" / "assets" / "smollm2-135m-rankrag"
 FIXTURE = "tests/fixtures/inference/twowiki_dev20.jsonl"
 MAX_BYTES = 25 * 2**20
 
