@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
         backend: str | None = typer.Option(None, "--backend", help="hf | unsloth | auto"),
         load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 base weights (QLoRA)."),
+        method: str | None = typer.Option(None, "--method", help="lora (adapters; QLoRA with --load-in-4bit) or full (every weight; output in OUT/merged). Default: the recipe's finetune.method, else lora."),
     ) -> None:
         """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer."""
         from rankrag_lite.config import load_recipe
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
         rec = load_recipe(recipe)
         cfg = stage_config(rec, stage, model=model, data=data, backend=backend,
-                           max_steps=max_steps, load_in_4bit=load_in_4bit)
+                           max_steps=max_steps, load_in_4bit=load_in_4bit, method=method)
         finetune(cfg, out, recipe_path=recipe, recipe=rec, resume=resume)
 
     @app.command("merge")

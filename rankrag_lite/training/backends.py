@@ -5,6 +5,9 @@
   ``FastLanguageModel.get_peft_model(..., use_gradient_checkpointing="unsloth")``. Unsloth is
   imported lazily, only here.
 * ``auto``: unsloth on a CUDA GPU when it is installed, hf otherwise.
+
+With ``method: full`` every weight trains (no LoRA): hf unfreezes the model, Unsloth loads it with
+``full_finetuning=True``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ def build_hf(cfg: StageConfig, model_path: str):
     if hasattr(model, "peft_config"):
         raise RankragError(f"{model_path} is a LoRA adapter; merge it first (rankrag-lite merge)")
     model.config.use_cache = False
+    if cfg.method == "full":
+        model.requires_grad_(True)
+        return model, tok
     if cfg.load_in_4bit:
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=cfg.gradient_checkpointing,
@@ -83,12 +89,15 @@ def build_unsloth(cfg: StageConfig, model_path: str):
             max_seq_length=cfg.max_length,
             dtype=dtype,
             load_in_4bit=cfg.load_in_4bit,
+            full_finetuning=cfg.method == "full",
         )
     except OSError as e:
         raise RankragError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from None
     _align_eos(tok, model_path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    if cfg.method == "full":
+        return model, tok
     model = FastLanguageModel.get_peft_model(
         model,
         r=cfg.lora.r,

@@ -226,6 +226,8 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     summary = {
         "stage": cfg.stage,
         "backend": backend,
+        "method": cfg.method,
+        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "device": device(),
         "start_model": start_model,
         "global_step": state.global_step,
@@ -244,9 +246,13 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         summary["peak_vram_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     with atomic_dir(out) as tmp:
         adapter = tmp / "adapter"
-        trainer.model.save_pretrained(str(adapter))
-        tok.save_pretrained(str(adapter))
-        _fix_adapter_base(adapter, start_model)
+        if cfg.method == "full":  # the trained model itself: OUT/merged, as a LoRA run's merge
+            trainer.model.save_pretrained(str(tmp / "merged"), safe_serialization=True)
+            tok.save_pretrained(str(tmp / "merged"))
+        else:
+            trainer.model.save_pretrained(str(adapter))
+            tok.save_pretrained(str(adapter))
+            _fix_adapter_base(adapter, start_model)
         resolved = {"finetune_run": cfg.to_dict(), "start_model": start_model}
         resolved["finetune_run"]["backend"] = backend
         if recipe is not None:
@@ -259,7 +265,7 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         else:
             (tmp / "train_log.jsonl").write_text("")
         plot_loss(tmp / "train_log.jsonl", tmp / "loss.png", f"stage {cfg.stage} ({backend})")
-        if cfg.merge:
+        if cfg.merge and cfg.method != "full":
             _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
                          adapter=adapter if cfg.load_in_4bit else None)
         if cfg.snapshot_adapters and snapshots.exists():

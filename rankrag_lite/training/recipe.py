@@ -7,6 +7,7 @@ Shape::
       model: smollm2-135m              # base for Stage 1 (and Stage 2 when stage2.model is unset)
       max_length: 512
       load_in_4bit: false
+      method: lora                     # lora (adapters; QLoRA with load_in_4bit) | full (all weights)
       lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, ...]}
       stage1: {data: ..., last_turn_only: true, lr: 2.0e-4, ...}
       stage2: {model: ..., data: ..., ...}
@@ -43,6 +44,7 @@ class StageSettings:
     backend: Literal["auto", "hf", "unsloth"] | None = None
     max_length: int | None = None
     load_in_4bit: bool | None = None
+    method: Literal["lora", "full"] | None = None
     lora: LoraSettings | None = None
     last_turn_only: bool = False
     batch_size: int = 4
@@ -72,6 +74,9 @@ class FinetuneSection:
     model: str = "smollm2-135m"
     max_length: int = 512
     load_in_4bit: bool = False
+    #: ``lora``: train LoRA adapters (QLoRA with ``load_in_4bit``); ``full``: every weight (the paper's
+    #: choice; for small models on one device: no 4-bit, no adapter, the output is ``OUT/merged``)
+    method: Literal["lora", "full"] = "lora"
     lora: LoraSettings = field(default_factory=LoraSettings)
     stage1: StageSettings = field(default_factory=lambda: StageSettings(last_turn_only=True))
     stage2: StageSettings = field(default_factory=StageSettings)
@@ -87,6 +92,7 @@ class StageConfig:
     data: str | None
     max_length: int
     load_in_4bit: bool
+    method: str
     lora: LoraSettings
     last_turn_only: bool
     batch_size: int
@@ -127,14 +133,14 @@ def parse_finetune(recipe: dict) -> FinetuneSection:
 
 def stage_config(recipe: dict, stage: int, *, model: str | None = None, data: str | None = None,
                  backend: str | None = None, max_steps: int | None = None,
-                 load_in_4bit: bool | None = None) -> StageConfig:
+                 load_in_4bit: bool | None = None, method: str | None = None) -> StageConfig:
     """Resolve one stage's settings: CLI options > stage keys > shared keys."""
     if stage not in (1, 2):
         raise RankragError(f"--stage must be 1 or 2, got {stage}")
     ft = parse_finetune(recipe)
     st: StageSettings = ft.stage1 if stage == 1 else ft.stage2
     values = {f.name: getattr(st, f.name) for f in dataclasses.fields(StageSettings)}
-    for key in ("backend", "max_length", "load_in_4bit", "lora"):
+    for key in ("backend", "max_length", "load_in_4bit", "method", "lora"):
         if values[key] is None:
             values[key] = getattr(ft, key)
     if values["model"] is None:
@@ -149,6 +155,15 @@ def stage_config(recipe: dict, stage: int, *, model: str | None = None, data: st
         values["max_steps"] = max_steps
     if load_in_4bit:
         values["load_in_4bit"] = True
+    if method is not None:
+        values["method"] = method
+    if values["method"] not in ("lora", "full"):
+        raise RankragError(f"--method must be lora or full, got {values['method']!r}")
+    if values["method"] == "full" and values["load_in_4bit"]:
+        raise RankragError("full fine-tuning trains 16/32-bit weights: drop --load-in-4bit (QLoRA is method lora)")
+    if values["method"] == "full" and values["snapshot_adapters"]:
+        raise RankragError(f"finetune.stage{stage}.snapshot_adapters keeps LoRA adapters; a full fine-tuning "
+                           "run has none (set it to false)")
     if values["seed"] is None:
         values["seed"] = int(recipe.get("seed", 42))
     for key in ("batch_size", "grad_accum", "max_length", "save_steps", "logging_steps"):
