@@ -187,9 +187,9 @@ seed: 3
 finetune:
   backend: hf
   model: {model}
-  max_length: 160
+  max_length: 192
   lora: {{r: 8, alpha: 16}}
-  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
+  stage2: {{max_examples: 12, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 6, save_steps: 1,
             logging_steps: 1, warmup_ratio: 0.0, scheduler: constant}}
 """
 
@@ -226,11 +226,11 @@ def test_parallel_finetune_refused_then_resume_after_kill_9(tmp_path, tiny_model
     resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["resumed_from"] is not None and summary["global_step"] == 3
+    assert summary["resumed_from"] is not None and summary["global_step"] == 6
     losses = [r["loss"] for r in read_jsonl(out / "train_log.jsonl")]
-    assert len(losses) == 3
-    assert summary["train_loss_steps"] == 3
-    assert summary["train_loss"] == pytest.approx(sum(losses) / 3, abs=2e-4)
+    assert len(losses) == 6
+    assert summary["train_loss_steps"] == 6
+    assert summary["train_loss"] == pytest.approx(sum(losses) / 6, abs=2e-4)
     # item 6: a finished run is an ordinary folder (the test process runs under the usual umask)
     mask = os.umask(0)
     os.umask(mask)

@@ -254,13 +254,14 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         trainer.add_callback(AdapterSnapshotCallback(snapshots))
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
+    # read now: checkpoint rotation (save_total_limit) may delete the resumed checkpoint while training
+    resumed_state = json.loads((resume_from / "trainer_state.json").read_text()) if resume_from else None
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.time() - t0
     state = trainer.state
     train_loss, loss_steps = result.training_loss, state.global_step
-    if resume_from is not None:
-        resumed_state = json.loads((resume_from / "trainer_state.json").read_text())
+    if resumed_state is not None:
         train_loss, loss_steps = train_loss_over_all_steps(
             result.training_loss, state.global_step, int(resumed_state.get("global_step", 0)),
             resumed_state.get("log_history", []))
