@@ -401,7 +401,8 @@ def test_hub_names_fail_fast_offline_and_without_network(tmp_path):
     t0 = time.time()
     res = run_cli(*base, "gpt2", HF_HUB_OFFLINE="1", **cache)  # a hub name without an org is a hub name
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
-        "error: model 'gpt2' is not in the local hub cache and HF_HUB_OFFLINE is set (nothing is downloaded)"]
+        "error: unknown model 'gpt2': not a local folder, and not in the local hub cache "
+        "(HF_HUB_OFFLINE is set: nothing is downloaded)"]
     res = run_cli(*base, "nobody-here/no-such-model", HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9",
                   **cache)
     lines = res.stderr.strip().splitlines()

@@ -163,8 +163,8 @@ def hub_model(name: str) -> str:
     if hub_offline():
         local = cached()
         if local is None:
-            raise RankragError(f"model {name!r} is not in the local hub cache and HF_HUB_OFFLINE is set "
-                               "(nothing is downloaded)")
+            raise RankragError(f"unknown model {name!r}: not a local folder, and not in the local hub cache "
+                               "(HF_HUB_OFFLINE is set: nothing is downloaded)")
         _HUB_CHECKED[name] = local
         return local
     try:
