@@ -224,6 +224,11 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     start_model = resolve_start_model(cfg, work, backend)
     log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
     model, tok = build_model(cfg, backend, start_model)
+    from rankrag_lite.modeling.loading import check_max_length
+
+    capped = check_max_length(model, cfg.max_length, option=f"finetune.stage{cfg.stage} max_length")
+    if capped != cfg.max_length:
+        cfg = dataclasses.replace(cfg, max_length=capped)
     rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only)
     stats = data_stats(records, rows)
     log(f"data: {stats['examples']} examples, {stats['tokens']} tokens "
