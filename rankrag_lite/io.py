@@ -37,11 +37,13 @@ class Utf8Reader:
 
     def _decode(self, data: bytes, first_line: int) -> str:
         try:
-            return data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             line = first_line + data.count(b"\n", 0, e.start)
             raise RankragError(f"{self.path}:{line}: not UTF-8 text (byte {data[e.start]:#04x}); "
                                "re-save the file as UTF-8") from None
+        # universal newlines, as text mode gives them
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
     def readline(self) -> str:
         data = self._raw.readline()
@@ -51,11 +53,13 @@ class Utf8Reader:
         return self._decode(data, self._lineno)
 
     def __iter__(self) -> Iterator[str]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
 
     def read(self, size: int = -1) -> str:
         data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
@@ -159,9 +163,12 @@ def output_lock(path: str | os.PathLike):
         finally:
             _HELD[key][1] -= 1
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        f = open(lock, "a+", encoding="utf-8")
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            f = open(lock, "a+", encoding="utf-8")
+        except OSError as e:
+            raise RankragError(f"cannot write the output {path}: {e.strerror} ({lock.parent})") from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
