@@ -27,7 +27,9 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise RankragError(f"recipe not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        from rankrag_lite.io import read_text
+
+        data = yaml.safe_load(read_text(path))
     except yaml.YAMLError as e:
         raise RankragError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):

@@ -1,8 +1,18 @@
-"""File helpers shared by every module: JSONL (plain or gzip), atomic writes, hashes."""
+"""File helpers shared by every module: JSONL (plain or gzip), atomic writes, output locks, hashes.
+
+- Reading: text is UTF-8; a file that is not is a one-line error naming the file and line (from 1).
+- Writing: :func:`atomic_write` / :func:`atomic_dir` build beside the target and rename into place;
+  what they leave follows the umask (as ``open`` / ``mkdir`` would), not tempfile's private 0600/0700.
+- Ownership: :func:`output_lock` (an ``fcntl.flock`` on ``.NAME.lock`` beside the output, released by
+  the kernel when the process dies) makes a second run on the same output fail at once with one
+  line naming the first run's pid.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import gzip
 import hashlib
 import json
@@ -15,11 +25,65 @@ from pathlib import Path
 from rankrag_lite.errors import RankragError
 
 
+class Utf8Reader:
+    """A read-only text file (plain or gzip) decoded line by line: bytes that are not UTF-8 become
+    ``RankragError("FILE:LINE: not UTF-8 text ...")`` instead of a ``UnicodeDecodeError`` traceback."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.name = str(path)
+        self._raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+        self._lineno = 0
+
+    def _decode(self, data: bytes, first_line: int) -> str:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = first_line + data.count(b"\n", 0, e.start)
+            raise RankragError(f"{self.path}:{line}: not UTF-8 text (byte {data[e.start]:#04x}); "
+                               "re-save the file as UTF-8") from None
+        # universal newlines, as text mode gives them
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+    def readline(self) -> str:
+        data = self._raw.readline()
+        if not data:
+            return ""
+        self._lineno += 1
+        return self._decode(data, self._lineno)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def read(self, size: int = -1) -> str:
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        text = self._decode(data, self._lineno + 1)
+        self._lineno += data.count(b"\n")
+        return text
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def open_text(path: str | os.PathLike, mode: str = "rt"):
-    """Open a text file, transparently gunzipping ``*.gz``."""
+    """Open a text file, transparently gunzipping ``*.gz``; reading checks UTF-8 (see Utf8Reader)."""
     path = Path(path)
     if "r" in mode and not path.exists():
         raise RankragError(f"file not found: {path}")
+    if mode in ("r", "rt"):
+        return Utf8Reader(path)
     if path.suffix == ".gz":
         return gzip.open(path, mode, encoding="utf-8")
     return open(path, mode, encoding="utf-8")
@@ -35,15 +99,28 @@ def read_json(path: str | os.PathLike):
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     """Stream the records of a JSONL file; a malformed line is a one-line error naming it."""
+    for _, rec in iter_jsonl_lines(path):
+        yield rec
+
+
+def iter_jsonl_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """``(line number from 1, record)`` for each non-blank line of a JSONL file."""
     with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
                 continue
             try:
-                yield json.loads(line)
+                rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise RankragError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            yield lineno, rec
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The whole of a UTF-8 text file (plain or gzip)."""
+    with open_text(path) as f:
+        return f.read()
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -55,12 +132,82 @@ def dumps(record) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _lock_path(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    return path.with_name(f".{path.name}.lock")
+
+
+_HELD: dict[str, list] = {}  # lock file -> [open file, depth]: a process may re-enter its own lock
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike):
+    """Own the output ``path`` (file or folder) for the duration of the block.
+
+    A second process asking for the same output gets ``RankragError`` naming the first (its pid) at
+    once; the lock dies with its process (``kill -9`` leaves no stale lock), and the lock file is
+    removed on a clean exit. Re-entrant within a process.
+    """
+    lock = _lock_path(Path(path))
+    key = str(lock)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[key][1] -= 1
+        return
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            f = open(lock, "a+", encoding="utf-8")
+        except OSError as e:
+            raise RankragError(f"cannot write the output {path}: {e.strerror} ({lock.parent})") from None
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            owner = f.read().strip() or "unknown"
+            f.close()
+            raise RankragError(f"{path} is being written by another run (pid {owner}); wait for it to "
+                               f"finish or choose another output") from None
+        # the file may have been removed (and re-created) by its previous owner after we opened it
+        try:
+            same = os.fstat(f.fileno()).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        f.close()
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    _HELD[key] = [f, 1]
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        f.close()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w"):
-    """Write to a temporary file beside ``path`` and rename it into place only on success."""
+    """Write to a temporary file beside ``path`` and rename it into place only on success.
+
+    The file gets the permissions a plain ``open`` would (0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
@@ -93,28 +240,58 @@ def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
 def atomic_dir(path: str | os.PathLike, overwrite: bool = True):
     """Build a directory in a temporary sibling, then swap it into place on success.
 
-    An interrupted run leaves at most a hidden ``.{name}.*.part`` folder, never a folder that looks
-    complete.
+    The block holds :func:`output_lock` on ``path``. An interrupted run leaves at most a hidden
+    ``.{name}.*.part`` folder, never a folder that looks complete; the next run on ``path`` removes
+    such leftovers. The finished folder and everything in it follow the umask (tempfile makes 0700).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            if not overwrite:
+    with output_lock(path):
+        clean_leftovers(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+        try:
+            yield tmp
+            if path.exists() and not overwrite:
                 raise RankragError(f"output exists: {path}")
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
+            follow_umask(tmp)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                os.replace(path, old)
+                os.replace(tmp, path)
                 shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def clean_leftovers(path: str | os.PathLike) -> None:
+    """Remove what an earlier, killed run on ``path`` left beside it (``.NAME.*.part``, ``.NAME.old``).
+    Call it only while holding :func:`output_lock` on ``path``."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
         else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            stale.unlink(missing_ok=True)
+    old = path.with_name(f".{path.name}.old")
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def follow_umask(root: str | os.PathLike) -> None:
+    """Give ``root`` and everything below it the modes ``mkdir`` / ``open`` give under the umask
+    (0777 / 0666 less the umask; a file with an execute bit keeps 0777 less the umask)."""
+    mask = current_umask()
+    for dirpath, _dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, 0o777 & ~mask)
+        for fn in filenames:
+            p = os.path.join(dirpath, fn)
+            if os.path.islink(p):
+                continue
+            base = 0o777 if os.stat(p).st_mode & 0o111 else 0o666
+            os.chmod(p, base & ~mask)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

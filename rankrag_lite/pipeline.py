@@ -32,6 +32,25 @@ def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int
     return out
 
 
+def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
+    """Answer metrics over every question asked: the ``missed`` ones (no retrieval hit, so never
+    answered) count as wrong. The means over the answered questions stay as ``answered_*``."""
+    ans = dict(ans)
+    ans["questions"] = asked
+    ans["no_hits"] = len(missed)
+    missed_gold = sum(1 for q in missed if q.get("answers"))
+    if missed_gold and ans.get("with_gold"):
+        n = ans["with_gold"]
+        for key in ("em", "f1", "acc"):
+            if key in ans:
+                ans[f"answered_{key}"] = ans[key]
+                ans[key] = ans[key] * n / (n + missed_gold)
+        ans["with_gold"] = n + missed_gold
+    elif missed_gold:  # nothing answered had gold answers, the missed ones did
+        ans.update({"em": 0.0, "f1": 0.0, "acc": 0.0, "with_gold": missed_gold})
+    return ans
+
+
 def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathLike, out_dir: str | os.PathLike,
         *, n: int = 100, k: int = 5, fmt: str | None = None, limit: int | None = None, batch_size: int = 16,
         score: str = "true-false", max_new_tokens: int = 32, load_in_4bit: bool = False,
@@ -88,6 +107,7 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
         ans = answer_file(answerer, tmp / "reranked.jsonl", tmp / "answers.jsonl", k=k, progress=progress,
                           strict=False)
         times["answer_s"] = time.perf_counter() - t0
+        ans = count_unanswered(ans, [q for q in qs if q["qid"] in set(no_hits)], len(qs))
         summary = {
             "index": str(index_dir), "model": str(model_name), "questions": len(qs), "n": n, "k": k,
             "score": score, "fuse": fusion.label if fusion is not None else None,

@@ -442,7 +442,7 @@ def test_cli_bad_records_and_empty_corpus(tmp_path):
     bad.write_text('{"question": "q", "answers": ["a"], "ctxs": [{"title": "t"}]}\n')
     result, out = run_cli(tmp_path, _mutate(lambda b: b["sources"]["nq"].update(path=str(bad))))
     assert result.exit_code != 0 and not out.exists()
-    assert result.output.strip().count("\n") == 0 and "bad.jsonl: record 0 has a passage without 'text'" in result.output
+    assert result.output.strip().count("\n") == 0 and "bad.jsonl: record 1 has a passage without 'text'" in result.output
     folder = _empty_corpus_folder(tmp_path)
     recipe = _mutate(lambda b: (b["sources"].update(empty={"path": str(folder), "split": "test"}),
                                 b["mix"].append({"part": "ranking", "source": "empty", "weight": 1})))

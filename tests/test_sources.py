@@ -256,11 +256,11 @@ def test_missing_file():
 def test_record_without_needed_field(tmp_path):
     p = tmp_path / "qa.jsonl"
     p.write_text('{"question": "q1", "answer": ["a"]}\n{"question": "q2"}\n')
-    with pytest.raises(RankragError, match=r"qa.jsonl: record 1 has no 'answer' field"):
+    with pytest.raises(RankragError, match=r"qa.jsonl: record 2 has no 'answer' field"):
         S.load_qa(str(p), fmt="nq-open")
     p2 = tmp_path / "rank.jsonl"
     p2.write_text('{"query": "q", "neg": ["x"], "pos": null}\n')
-    with pytest.raises(RankragError, match="record 0 has no 'pos' field"):
+    with pytest.raises(RankragError, match="record 1 has no 'pos' field"):
         S.load_ranking(str(p2), fmt="qpn")
     p3 = tmp_path / "odd.jsonl"
     p3.write_text('{"foo": 1}\n')

@@ -28,9 +28,19 @@ def register(app: typer.Typer) -> None:
         (True/False with BM25 hard negatives) and retrieval-augmented ranking, mixed to the recipe's
         weights. Writes {part}.jsonl, blend.jsonl and manifest.json (counts, recipe, seed, sha256)."""
         from rankrag_lite.data.blend import build_blend
+        from rankrag_lite.io import output_lock
         from rankrag_lite.progress import console
 
-        manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []))
-        parts = ", ".join(f"{p}={v['count']}" for p, v in manifest["parts"].items())
+        with output_lock(out):
+            manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []))
         console.print(f"blend: {manifest['blend']['count']} examples -> {out / 'blend.jsonl'} "
-                      f"(parts: {parts}; excluded questions removed: {manifest['exclude']['removed']})")
+                      f"(in the blend / in the part file: {blend_counts(manifest)}; "
+                      f"excluded questions removed: {manifest['exclude']['removed']})")
+
+
+def blend_counts(manifest: dict) -> str:
+    """``sft 29/2000, ...``: each part's rows in blend.jsonl beside the rows of its {part}.jsonl."""
+    used: dict[str, int] = {}
+    for e in manifest["blend"]["entries"]:
+        used[e["part"]] = used.get(e["part"], 0) + e["used"]
+    return ", ".join(f"{p} {used.get(p, 0)}/{v['count']}" for p, v in manifest["parts"].items())

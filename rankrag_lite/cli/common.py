@@ -10,7 +10,7 @@ from rankrag_lite.progress import console  # noqa: F401  (re-exported for comman
 
 
 def guard(fn):
-    """Turn :class:`RankragError` (and a missing file) into ``error: ...`` on stderr and exit 2."""
+    """Turn :class:`RankragError` (and a missing file, a non-UTF-8 file) into ``error: ...`` on stderr and exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -21,6 +21,10 @@ def guard(fn):
             raise typer.Exit(2) from None
         except FileNotFoundError as e:
             typer.secho(f"error: file not found: {e.filename or e}", err=True, fg="red")
+            raise typer.Exit(2) from None
+        except UnicodeDecodeError as e:  # a reader outside rankrag_lite.io (which names file and line)
+            typer.secho(f"error: an input file is not UTF-8 text ({e.reason} at byte {e.start}); "
+                        "re-save it as UTF-8", err=True, fg="red")
             raise typer.Exit(2) from None
 
     return wrapper

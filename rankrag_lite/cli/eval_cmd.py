@@ -72,13 +72,16 @@ def evaluate_cmd(
     for name, path in runs.items():
         if not Path(path).exists():
             raise RankragError(f"run file not found: {path}")
-    es = load_eval_set(data, fmt, qrels=str(qrels) if qrels else None, corpus=str(corpus) if corpus else None,
-                       split=split, depth=depth, limit=limit)
-    summary = evaluate(es, out, baselines=_split_list(rankers) if rankers else None, models=model or [],
-                       runs=runs, ks=ks, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
-                       answer=answer, answer_from=_split_list(answer_from) if answer_from else None,
-                       answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens, seed=seed,
-                       fuse=fusions)
+    from rankrag_lite.io import output_lock
+
+    with output_lock(out):
+        es = load_eval_set(data, fmt, qrels=str(qrels) if qrels else None, corpus=str(corpus) if corpus else None,
+                           split=split, depth=depth, limit=limit)
+        summary = evaluate(es, out, baselines=_split_list(rankers) if rankers else None, models=model or [],
+                           runs=runs, ks=ks, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
+                           answer=answer, answer_from=_split_list(answer_from) if answer_from else None,
+                           answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens,
+                           seed=seed, fuse=fusions)
     from rankrag_lite.evaluation.report import markdown
 
     console.print(markdown(summary))

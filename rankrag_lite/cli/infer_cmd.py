@@ -66,14 +66,19 @@ def rerank_cmd(
     from rankrag_lite.ranking.rerank import count_candidates, rerank_file
     from rankrag_lite.ranking.scorer import PTrueScorer, check_method
 
+    from rankrag_lite.io import output_lock
+    from rankrag_lite.modeling.loading import check_max_length
+
     check_method(score)
     check_4bit(load_in_4bit)
     fusion = parse_fuse(fuse) if fuse is not None else None
-    n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
-    m, tok = _load(model, load_in_4bit)
-    scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
-    res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries, top_k=top_k,
-                      tag=tag, meta={"model": model, "score": score}, fusion=fusion)
+    with output_lock(out), output_lock(run or out.with_suffix(".trec")):
+        n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
+        m, tok = _load(model, load_in_4bit)
+        max_length = check_max_length(m, max_length)
+        scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
+        res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
+                          top_k=top_k, tag=tag, meta={"model": model, "score": score}, fusion=fusion)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
 
@@ -100,14 +105,17 @@ def answer_cmd(
         raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if k < 1:
         raise RankragError(f"--k must be at least 1, got {k}")
+    from rankrag_lite.io import output_lock
+
     check_4bit(load_in_4bit)
     if not input.exists():
         raise RankragError(f"input file not found: {input}")
-    for _ in _records(input, k):  # validate before loading the model
-        pass
-    m, tok = _load(model, load_in_4bit)
-    res = answer_file(Answerer(m, tok, max_new_tokens=max_new_tokens, batch_size=batch_size), input, out,
-                      k=k, task=task)
+    with output_lock(out):
+        for _ in _records(input, k):  # validate before loading the model
+            pass
+        m, tok = _load(model, load_in_4bit)
+        res = answer_file(Answerer(m, tok, max_new_tokens=max_new_tokens, batch_size=batch_size), input, out,
+                          k=k, task=task)
     console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
     if res.get("metrics"):
         for name, note in res["metrics"].items():
@@ -136,11 +144,18 @@ def rag_cmd(
     from rankrag_lite.progress import console, log
     from rankrag_lite.ranking.scorer import check_method
 
+    from rankrag_lite.io import output_lock
+
     check_method(score)
     check_4bit(load_in_4bit)
     fusion = parse_fuse(fuse) if fuse is not None else None
-    summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
-                  max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion)
-    log(f"wrote {out}/candidates.jsonl, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")
-    console.print(json.dumps({k_: summary["answers"].get(k_) for k_ in ("count", "em", "f1", "acc")
-                              if k_ in summary["answers"]}))
+    with output_lock(out):
+        summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
+                      max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit,
+                      fusion=fusion)
+    log(f"wrote {out}/candidates.jsonl, bm25.trec, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")
+    a = summary["answers"]
+    console.print(json.dumps({k_: a[k_] for k_ in ("questions", "count", "no_hits", "em", "f1", "acc") if k_ in a}))
+    if a.get("no_hits"):
+        console.print(f"note: EM/F1/Acc are over all {a['questions']} questions asked; the {a['no_hits']} "
+                      f"that retrieval found nothing for count as wrong")

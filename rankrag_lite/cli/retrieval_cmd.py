@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Optional
 
@@ -22,16 +23,18 @@ def index_cmd(
     backend: str = typer.Option("bm25s", "--backend", help="bm25s (embedded) or pyserini (Lucene)."),
 ) -> None:
     """Build a BM25 index (title + text) over a JSONL corpus."""
+    from rankrag_lite.io import output_lock
     from rankrag_lite.progress import log
     from rankrag_lite.retrieval import build_index
     from rankrag_lite.retrieval.base import check_backend
     from rankrag_lite.retrieval.files import read_corpus
 
     check_backend(backend)
-    docs = read_corpus(corpus, progress=True)
-    log(f"indexing {len(docs):,} documents with {backend}")
-    index = build_index(docs, backend=backend, progress=True)
-    index.save(out)
+    with output_lock(out):
+        docs = read_corpus(corpus, progress=True)
+        log(f"indexing {len(docs):,} documents with {backend}")
+        index = build_index(docs, backend=backend, progress=True)
+        index.save(out)
     log(f"wrote {backend} index of {len(index):,} documents to {out}")
 
 
@@ -44,11 +47,17 @@ def retrieve_cmd(
     run: Optional[Path] = typer.Option(None, "--run", help="Also write a TREC run file."),
 ) -> None:
     """Retrieve the top-k passages (with text) for each query."""
-    from rankrag_lite.progress import log
+    from rankrag_lite.io import output_lock
+    from rankrag_lite.progress import console, warn
     from rankrag_lite.retrieval import load_index
     from rankrag_lite.retrieval.files import read_queries, retrieve_to_files
 
-    pairs = read_queries(queries)
-    bm25 = load_index(index)
-    n = retrieve_to_files(bm25, pairs, out, k=k, run=run)
-    log(f"wrote top-{k} candidates for {n:,} queries to {out}" + (f" and {run}" if run else ""))
+    with output_lock(out), (output_lock(run) if run else contextlib.nullcontext()):
+        pairs = read_queries(queries)
+        bm25 = load_index(index)
+        res = retrieve_to_files(bm25, pairs, out, k=k, run=run)
+    console.print(f"wrote top-{k} candidates for {res.queries:,} queries to {out}" + (f" and {run}" if run else ""))
+    if res.no_hits:
+        some = ", ".join(res.no_hits[:5])
+        warn(f"{len(res.no_hits)} of {res.queries} queries found no passage (written with passages: [], "
+             f"which rerank refuses; e.g. {some}); the BM25 analyser is English")

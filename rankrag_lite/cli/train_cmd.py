@@ -43,8 +43,10 @@ def register(app: typer.Typer) -> None:
         backend: str = typer.Option("hf", "--backend", help="hf (peft merge_and_unload) | unsloth (GPU)"),
     ) -> None:
         """Merge a LoRA adapter into its base model (16-bit on GPU, fp32 on CPU)."""
-        from rankrag_lite.training.merge import merge_adapter
+        from rankrag_lite.io import output_lock
         from rankrag_lite.progress import log
+        from rankrag_lite.training.merge import merge_adapter
 
-        merge_adapter(adapter, out, backend=backend)
+        with output_lock(out):
+            merge_adapter(adapter, out, backend=backend)
         log(f"merged model in {out}")

@@ -617,7 +617,7 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
             manifest["files"][f] = sha256_file(tmp / f)
         write_json(tmp / "manifest.json", manifest)
     counts_txt = ", ".join(f"{p} {v['count']}" for p, v in manifest["parts"].items())
-    log(f"blend: wrote {len(blend)} examples to {out_dir}/blend.jsonl ({counts_txt})")
+    log(f"blend: wrote {len(blend)} examples to {out_dir}/blend.jsonl (part files: {counts_txt})")
     return manifest
 
 

@@ -242,7 +242,7 @@ def _limit(items: list, limit: int | None) -> list:
 
 def _need(rec: dict, field: str, where: str, i: int):
     if not isinstance(rec, dict) or field not in rec or rec[field] is None:
-        raise RankragError(f"{where}: record {i} has no '{field}' field")
+        raise RankragError(f"{where}: record {i + 1} has no '{field}' field")
     return rec[field]
 
 
@@ -265,7 +265,7 @@ def _str_list(value) -> list[str]:
 def _question(rec: dict, where: str, i: int) -> str:
     q = _need(rec, "question", where, i)
     if not isinstance(q, str) or not q.strip():
-        raise RankragError(f"{where}: record {i} has an empty 'question'")
+        raise RankragError(f"{where}: record {i + 1} has an empty 'question'")
     return q.strip()
 
 
@@ -328,7 +328,7 @@ def _beir_queries_qrels(raw: _Raw) -> tuple[dict[str, str], dict[str, dict[str, 
     for i, r in enumerate(qrows):
         qid = r.get("_id", r.get("id"))
         if qid is None:
-            raise RankragError(f"{qwhere}: record {i} has no '_id' field")
+            raise RankragError(f"{qwhere}: record {i + 1} has no '_id' field")
         queries[str(qid)] = str(_need(r, "text", qwhere, i))
     qrels: dict[str, dict[str, int]] = {}
     for qid, did, score in triples:
@@ -344,7 +344,7 @@ def _beir_queries_qrels(raw: _Raw) -> tuple[dict[str, str], dict[str, dict[str, 
 def _passage(d: dict, where: str, i: int, gold=None, pid: str = "") -> Passage:
     text = d.get("text", d.get("paragraph_text", d.get("content")))
     if text is None:
-        raise RankragError(f"{where}: record {i} has a passage without 'text'")
+        raise RankragError(f"{where}: record {i + 1} has a passage without 'text'")
     return Passage(text=str(text), title=str(d.get("title") or ""), pid=str(d.get("id", d.get("pid", pid)) or pid),
                    is_gold=gold)
 
@@ -391,12 +391,12 @@ def _qa_records(raw: _Raw) -> Iterator[QAItem]:
                 yield QAItem(qid=row[0].strip(), question=row[1].strip(), answers=[])
             continue
         if not isinstance(rec, dict):
-            raise RankragError(f"{where}: record {i} is not an object")
+            raise RankragError(f"{where}: record {i + 1} is not an object")
         qid = str(rec.get("id", rec.get("_id", rec.get("qid", i))))
         if fmt == "nq-open":
             q = _question(rec, where, i)
             if "answer" not in rec and "answers" not in rec:
-                raise RankragError(f"{where}: record {i} has no 'answer' field")
+                raise RankragError(f"{where}: record {i + 1} has no 'answer' field")
             answers = _str_list(rec.get("answer", rec.get("answers")))
             yield QAItem(qid=qid, question=q, answers=answers)
         elif fmt == "ctxs":
@@ -432,7 +432,7 @@ def _qa_records(raw: _Raw) -> Iterator[QAItem]:
             q = _question(rec, where, i)
             answers = _str_list(rec.get("answers", rec.get("answer")))
             if not answers and "answers" not in rec and "answer" not in rec:
-                raise RankragError(f"{where}: record {i} has no 'answers' field")
+                raise RankragError(f"{where}: record {i + 1} has no 'answers' field")
             passages = [_passage(p, where, i, gold=p.get("is_gold"), pid=f"{qid}-{j}")
                         for j, p in enumerate(_need(rec, "passages", where, i))]
             yield QAItem(qid=qid, question=q, answers=answers, passages=passages)
@@ -443,7 +443,7 @@ def _qa_records(raw: _Raw) -> Iterator[QAItem]:
                 answers = answers or [msgs[-1]["content"]]
                 msgs = msgs[:-1]
             if not msgs or msgs[-1].get("role") != "user":
-                raise RankragError(f"{where}: record {i}: 'messages' must end with a user turn")
+                raise RankragError(f"{where}: record {i + 1}: 'messages' must end with a user turn")
             doc = str(_need(rec, "document", where, i))
             yield QAItem(qid=qid, question=msgs[-1]["content"], answers=answers,
                          passages=[Passage(text=doc, pid=f"doc-{qid}", is_gold=True)] if doc.strip() else [],
@@ -476,10 +476,10 @@ def _hotpot(rec: dict, where: str, i: int, qid: str) -> QAItem:
 
 def _corpus_doc(rec: dict, where: str, i: int) -> dict:
     if not isinstance(rec, dict):
-        raise RankragError(f"{where}: record {i} is not an object")
+        raise RankragError(f"{where}: record {i + 1} is not an object")
     text = rec.get("text", rec.get("contents", rec.get("paragraph_text")))
     if text is None:
-        raise RankragError(f"{where}: record {i} has no 'text' field")
+        raise RankragError(f"{where}: record {i + 1} has no 'text' field")
     did = rec.get("_id", rec.get("id", rec.get("docid")))
     return {"id": str(did if did is not None else i), "title": str(rec.get("title") or ""), "text": str(text)}
 
@@ -551,7 +551,7 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
         return _limit(out, limit)
     for i, rec in enumerate(raw.records):
         if not isinstance(rec, dict):
-            raise RankragError(f"{where}: record {i} is not an object")
+            raise RankragError(f"{where}: record {i + 1} is not an object")
         qid = str(rec.get("id", rec.get("qid", rec.get("query_id", rec.get("claim_id", i)))))
         if raw.fmt == "qpn":
             q = str(_need(rec, "query", where, i))
@@ -573,7 +573,7 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
                 label = ev.get("evidence_label")
                 label = _CF_LABELS.get(label, label) if isinstance(label, int) else label
                 if label is None or "evidence" not in ev:
-                    raise RankragError(f"{where}: record {i} has evidence without 'evidence'/'evidence_label'")
+                    raise RankragError(f"{where}: record {i + 1} has evidence without 'evidence'/'evidence_label'")
                 p = Passage(text=str(ev["evidence"]), title=str(ev.get("article") or ""),
                             pid=str(ev.get("evidence_id") or f"{qid}-{j}"), is_gold=label in _CF_RELEVANT)
                 (pos if p.is_gold else neg).append(p)
@@ -645,9 +645,9 @@ def load_chat(source: str, fmt: str | None = None, split: str | None = None, lim
             msgs = []
             for m in raw_msgs:
                 if not isinstance(m, dict) or "role" not in m or "content" not in m:
-                    raise RankragError(f"{where}: record {i} has a message without 'role'/'content'")
+                    raise RankragError(f"{where}: record {i + 1} has a message without 'role'/'content'")
                 if m["role"] not in ("system", "user", "assistant"):
-                    raise RankragError(f"{where}: record {i} has a message with role {m['role']!r}")
+                    raise RankragError(f"{where}: record {i + 1} has a message with role {m['role']!r}")
                 msgs.append({"role": m["role"], "content": str(m["content"])})
             if raw.fmt == "chatqa":
                 doc = str(rec.get("document") or "").strip()
@@ -658,7 +658,7 @@ def load_chat(source: str, fmt: str | None = None, split: str | None = None, lim
                     msgs[first] = {"role": "user", "content": f"{doc}\n\n{msgs[first]['content']}"}
             src = str(rec.get("source") or Path(where).name)
         if not any(m["role"] == "assistant" for m in msgs):
-            raise RankragError(f"{where}: record {i} has no assistant turn")
+            raise RankragError(f"{where}: record {i + 1} has no assistant turn")
         out.append(ChatItem(messages=msgs, source=src))
         if limit is not None and len(out) >= limit:
             break

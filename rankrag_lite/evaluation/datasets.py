@@ -71,6 +71,12 @@ class EvalSet:
                          for p in it.passages}
                 for it in self.items if it.answers}
 
+    def without_gold_candidates(self) -> list[str]:
+        """Questions with gold labels but no gold passage among their candidates: no ranker can
+        find one, so their Recall / MRR / nDCG are 0 whatever the ranking."""
+        return [it.qid for it in self.items if it.qrels
+                and not any(it.qrels.get(p["pid"], 0) >= self.rel_level for p in it.passages)]
+
     def gold_qrels(self) -> dict[str, dict[str, int]]:
         return {it.qid: dict(it.qrels) for it in self.items if it.qrels}
 
@@ -93,6 +99,8 @@ def sniff_format(source: str | os.PathLike) -> str:
         from rankrag_lite.io import iter_jsonl
 
         first = next(iter(iter_jsonl(path)), None)
+        if first is None:
+            raise RankragError(f"{path}: no records (the file is empty)")
         if isinstance(first, dict):
             if "supporting_facts" in first and "context" in first:
                 return "hotpotqa"
@@ -127,6 +135,29 @@ def _from_qa_items(qa_items) -> list[EvalItem]:
     return out
 
 
+def _existing_qrels(qrels: str) -> str:
+    if not Path(qrels).exists():
+        raise RankragError(f"qrels file not found: {qrels}")
+    return qrels
+
+
+_PID_KEYS = ("pid", "id", "docid", "_id")
+
+
+def _check_candidate_ids(path: Path) -> None:
+    """A candidates file names its passages; passages without ids are another format's file."""
+    from rankrag_lite.io import iter_jsonl_lines
+
+    for lineno, rec in iter_jsonl_lines(path):
+        ps = rec.get("passages", rec.get("ctxs")) if isinstance(rec, dict) else None
+        if isinstance(ps, list) and ps and all(isinstance(p, dict) for p in ps) \
+                and not any(k in p for p in ps for k in _PID_KEYS):
+            hint = "ctxs" if "ctxs" in rec else "passages"
+            raise RankragError(f"{path}:{lineno}: passages without ids ({'/'.join(_PID_KEYS)}), so this is not "
+                               f"a candidates file; a distractor set is --format {hint}")
+        return
+
+
 def _check_unique_qids(items: list[EvalItem], where: str) -> None:
     seen = set()
     for it in items:
@@ -150,8 +181,6 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
                   corpus: str | None = None, split: str = "test", depth: int = 100,
                   limit: int | None = None, backend: str = "bm25s") -> EvalSet:
     """Read an evaluation set (see the module docstring for the formats)."""
-    from rankrag_lite.ranking.candidates import iter_candidates, read_qrels
-
     if fmt not in EVAL_FORMATS:
         raise RankragError(f"unknown evaluation format {fmt!r}; choose one of {list(EVAL_FORMATS)}")
     if limit is not None and limit < 1:
@@ -163,6 +192,22 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
         raise RankragError(f"evaluation data not found: {path}")
     if fmt == "auto":
         fmt = sniff_format(path)
+        return _load(path, fmt, qrels, corpus, split, depth, limit, backend)
+    try:
+        return _load(path, fmt, qrels, corpus, split, depth, limit, backend)
+    except RankragError as e:
+        try:
+            guess = sniff_format(path)
+        except RankragError:
+            raise e from None
+        if guess != fmt and guess != "qa":
+            raise RankragError(f"{e} (read as --format {fmt}; the file looks like --format {guess})") from None
+        raise
+
+
+def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> EvalSet:
+    from rankrag_lite.ranking.candidates import iter_candidates, read_qrels
+
     name = path.name
     notes: list[str] = []
 
@@ -176,7 +221,8 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
     elif fmt == "trec-dl":
         qrels_path = Path(qrels) if qrels else path.parent / "qrels.txt"
         if not qrels_path.exists():
-            raise RankragError(f"TREC DL needs qrels: pass --qrels (looked for {qrels_path})")
+            raise RankragError(f"qrels file not found: {qrels_path}" if qrels else
+                               f"TREC DL needs qrels: pass --qrels (looked for {qrels_path})")
         judged = read_qrels(qrels_path)
         items = []
         for rec in iter_candidates(path, "rankllm"):
@@ -193,7 +239,8 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
         if missing:
             notes.append(f"{len(missing)} queries have no judgements: {missing[:5]}")
     elif fmt == "candidates":
-        judged = read_qrels(qrels) if qrels else {}
+        judged = read_qrels(_existing_qrels(qrels)) if qrels else {}
+        _check_candidate_ids(path)
         items = []
         for rec in iter_candidates(path, "candidates"):
             q = dict(judged.get(rec["qid"], {}))
@@ -218,8 +265,11 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
         if qpath is None or rpath is None:
             raise RankragError(f"{path}: BEIR folder needs queries_{split}.jsonl (or queries.jsonl) "
                                f"and {split}.tsv (or qrels/{split}.tsv)")
-        judged = read_qrels(qrels or rpath)
-        qa = [(qid, q, []) for qid, q in read_queries(qpath) if qid in judged]
+        judged = read_qrels(_existing_qrels(qrels) if qrels else rpath)
+        all_queries = read_queries(qpath)
+        qa = [(qid, q, []) for qid, q in all_queries if qid in judged]
+        if not qa:
+            raise RankragError(f"{qrels or rpath}: judges none of the {len(all_queries)} queries of {qpath}")
         if limit is not None:
             qa = qa[:limit]
         items = _bm25_first_stage(qa, load_corpus(str(path)), depth, backend)
@@ -251,6 +301,10 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
             notes.append(f"{len(empty)} questions had no BM25 hit and are left out: {empty[:5]}")
     if not es.items:
         raise RankragError(f"{path}: no questions")
+    if qrels is not None or fmt == "trec-dl":
+        if not any(it.qrels for it in es.items):
+            raise RankragError(f"{qrels or path.parent / 'qrels.txt'}: judges none of the {len(es.items)} "
+                               f"questions of {path}; do the qrels belong to this set?")
     for it in es.items:
         if not it.passages:
             raise RankragError(f"{path}: question {it.qid} has an empty candidate list")

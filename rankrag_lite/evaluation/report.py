@@ -29,6 +29,18 @@ def markdown(summary: dict) -> str:
     lines.append("|---|" + "---|" * len(cols))
     for name, r in summary["rankers"].items():
         lines.append(f"| {name} | " + " | ".join(_fmt(r["metrics"].get(c)) for c in cols) + " |")
+    n_no_gold = ds.get("no_gold_in_candidates", 0)
+    if n_no_gold:
+        judged = ds.get("judged_questions", ds["questions"])
+        lines += ["", f"{n_no_gold} of the {judged} judged questions have no gold passage among their "
+                      "candidates: they count as 0 above, so Recall cannot reach 1. Over the "
+                      f"{judged - n_no_gold} answerable ones:", ""]
+        acols = summary.get("answerable_columns", [])
+        lines.append("| ranker | " + " | ".join(acols) + " |")
+        lines.append("|---|" + "---|" * len(acols))
+        for name, r in summary["rankers"].items():
+            m = r.get("metrics_answerable", {})
+            lines.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in acols) + " |")
     lines += [""] + [f"- **{name}**: {r['description']}" for name, r in summary["rankers"].items()]
     if summary.get("answers"):
         a = summary["answers"]

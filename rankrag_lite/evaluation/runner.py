@@ -145,6 +145,9 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
 
     results = {r.name: ranking_metrics(es, r, ks) for r in rankings}
     columns = list(dict.fromkeys(c for res in results.values() for c in res["mean"]))
+    no_gold = es.without_gold_candidates() if es.has_gold else []
+    gold_columns = [c for c in columns if not c.startswith("AnswerRecall")]
+    answerable = [it.qid for it in es.items if it.qrels and it.qid not in set(no_gold)]
     summary: dict = {
         "dataset": {
             "name": es.name, "format": es.fmt, "questions": len(es.items), "candidates_min": n_min,
@@ -152,6 +155,9 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
             "gold": (f"qrels, relevant = grade >= {es.rel_level}" + (" (graded)" if es.graded else ""))
             if es.has_gold else "none",
             "answers": "yes" if es.has_answers else "none", "notes": list(es.notes),
+            "judged_questions": sum(1 for it in es.items if it.qrels),
+            "no_gold_in_candidates": len(no_gold),
+            "no_gold_in_candidates_ids": no_gold[:20],
         },
         "ks": ks,
         "metric_definitions": {
@@ -164,6 +170,13 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         "rankers": {r.name: {"description": r.description, "metrics": results[r.name]["mean"],
                              "curve": results[r.name]["curve"]} for r in rankings},
     }
+    if no_gold and answerable:
+        summary["answerable_columns"] = gold_columns
+        for r in rankings:
+            pq = results[r.name]["per_query"]
+            summary["rankers"][r.name]["metrics_answerable"] = {
+                c: float(sum(pq[q][c] for q in answerable) / len(answerable)) for c in gold_columns
+                if all(c in pq.get(q, {}) for q in answerable)}
 
     answers_by: dict[str, dict[str, dict]] = {}
     if answer:

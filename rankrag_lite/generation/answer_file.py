@@ -16,7 +16,7 @@ from pathlib import Path
 from rankrag_lite.answers import accuracy, exact_match, f1
 from rankrag_lite.errors import RankragError
 from rankrag_lite.generation.answerer import Answerer
-from rankrag_lite.io import atomic_write, dumps, iter_jsonl
+from rankrag_lite.io import atomic_write, dumps, iter_jsonl_lines
 from rankrag_lite.progress import make_progress
 from rankrag_lite.ranking.candidates import normalize_record
 
@@ -51,10 +51,10 @@ def answer_metrics(prediction: str, answers: list[str]) -> dict:
 
 def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
     n = 0
-    for i, rec in enumerate(iter_jsonl(path)):
-        r = normalize_record(rec, str(path), i)
+    for i, (lineno, rec) in enumerate(iter_jsonl_lines(path)):
+        r = normalize_record(rec, str(path), i, line=lineno)
         if strict and len(r["passages"]) < k:
-            raise RankragError(f"{path}: record {i} (qid {r['qid']}) has {len(r['passages'])} passages, "
+            raise RankragError(f"{path}:{lineno}: record (qid {r['qid']}) has {len(r['passages'])} passages, "
                                f"fewer than k={k}")
         n += 1
         yield r

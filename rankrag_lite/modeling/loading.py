@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -110,12 +111,102 @@ def resolve_model(name: str | os.PathLike) -> str:
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
             raise RankragError(f"{path} is not a model folder (no config.json or adapter_config.json)")
+        if (path / "adapter_config.json").exists():
+            check_adapter_folder(path)
         return str(path)
-    if name.startswith((".", "/", "~")) or name.count("/") != 1:
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or not _HUB_NAME.fullmatch(name):
         raise RankragError(
-            f"unknown model {name!r}: not a local folder, not a hub name (org/name), not 'smollm2-135m'"
+            f"unknown model {name!r}: not a local folder, not a hub name (name or org/name), "
+            "not 'smollm2-135m'"
         )
+    return hub_model(name)
+
+
+_HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def check_adapter_folder(path: str | os.PathLike) -> None:
+    """A LoRA adapter folder needs its weights beside ``adapter_config.json``."""
+    path = Path(path)
+    if not any((path / w).exists() for w in ADAPTER_WEIGHTS):
+        raise RankragError(f"{path}: adapter_config.json but no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})")
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set: use only the local hub cache."""
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    return constants.HF_HUB_OFFLINE or (env or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+_HUB_CHECKED: dict[str, str] = {}
+
+
+def hub_model(name: str) -> str:
+    """Check a hub model name once, failing fast: offline (``HF_HUB_OFFLINE``) or without a network
+    it must be in the local hub cache (its snapshot folder is returned, so nothing retries the
+    network later); online an unknown or gated name is a one-line error. Returns what
+    ``from_pretrained`` should load."""
+    if name in _HUB_CHECKED:
+        return _HUB_CHECKED[name]
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    def cached() -> str | None:
+        try:
+            return snapshot_download(name, local_files_only=True)
+        except Exception:  # noqa: BLE001 - any miss of the local cache (not found, incomplete)
+            return None
+
+    if hub_offline():
+        local = cached()
+        if local is None:
+            raise RankragError(f"unknown model {name!r}: not a local folder, and not in the local hub cache "
+                               "(HF_HUB_OFFLINE is set: nothing is downloaded)")
+        _HUB_CHECKED[name] = local
+        return local
+    try:
+        HfApi().model_info(name, timeout=10)
+    except GatedRepoError:
+        raise RankragError(f"model {name!r} is gated on the hub: accept its licence and log in "
+                           "(hf auth login)") from None
+    except RepositoryNotFoundError:
+        raise RankragError(f"unknown model {name!r}: no such model on the hub "
+                           "(or it is private: log in with hf auth login)") from None
+    except HFValidationError as e:
+        raise RankragError(f"model {name!r}: not a valid hub name ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # noqa: BLE001 - no network, DNS, timeout, proxy: one check, no retries
+        local = cached()
+        if local is None:
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            raise RankragError(f"model {name!r}: cannot reach the hub ({type(e).__name__}: {first}) and it "
+                               "is not in the local hub cache") from None
+        _HUB_CHECKED[name] = local
+        return local
+    _HUB_CHECKED[name] = name
     return name
+
+
+def model_context(model_or_config) -> int | None:
+    """The longest sequence the model was built for (``max_position_embeddings``), if it says."""
+    cfg = getattr(model_or_config, "config", model_or_config)
+    cfg = getattr(cfg, "get_text_config", lambda: cfg)()
+    n = getattr(cfg, "max_position_embeddings", None)
+    return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def check_max_length(model_or_config, max_length: int, option: str = "--max-length") -> int:
+    """Cap ``max_length`` at the model's context, saying so on stderr; returns the length to use."""
+    ctx = model_context(model_or_config)
+    if ctx is not None and max_length > ctx:
+        from rankrag_lite.progress import warn
+
+        warn(f"{option} {max_length} is above the model's context of {ctx} tokens "
+             f"(max_position_embeddings): using {ctx}")
+        return ctx
+    return max_length
 
 
 def adapter_base_name(adapter_dir: str | os.PathLike) -> str:
@@ -205,6 +296,7 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
     adapter = Path(path) / "adapter_config.json"
     try:
         if adapter.exists():
+            check_adapter_folder(path)
             from peft import PeftModel
 
             # the base may be an alias (the shipped adapter names "smollm2-135m")

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.io import iter_jsonl, open_text, read_json
+from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text, read_json
 
 INPUT_FORMATS = ("auto", "candidates", "rankllm", "trec")
 _TEXT_KEYS = ("text", "content", "contents")
@@ -44,27 +44,31 @@ def detect_format(path: str | os.PathLike, fmt: str = "auto", corpus=None) -> st
     return "candidates"
 
 
-def normalize_record(rec, where: str, i: int, top_k: int | None = None) -> dict:
-    """Check one candidates record and return it with ``qid``, ``question`` and clean passages."""
+def normalize_record(rec, where: str, i: int, top_k: int | None = None, *, line: int | None = None) -> dict:
+    """Check one candidates record and return it with ``qid``, ``question`` and clean passages.
+
+    ``i`` is the record's position from 0 (the made-up qid of a record without one); messages name
+    ``where:LINE`` (``line``: its line in a JSONL file) or ``where: record N`` counted from 1."""
+    loc = f"{where}:{line}: record" if line is not None else f"{where}: record {i + 1}"
     if not isinstance(rec, dict):
-        raise RankragError(f"{where}: record {i} is not an object")
+        raise RankragError(f"{loc} is not an object")
     qid = next((rec[k] for k in ("qid", "id", "_id") if rec.get(k) is not None), None)
     qid = str(qid) if qid is not None and str(qid).strip() else str(i)
     question = rec.get("question", rec.get("query"))
     if not isinstance(question, str) or not question.strip():
-        raise RankragError(f"{where}: record {i} (qid {qid}) has no 'question'")
+        raise RankragError(f"{loc} (qid {qid}) has no 'question'")
     passages = rec.get("passages", rec.get("ctxs"))
     if passages is None:
-        raise RankragError(f"{where}: record {i} (qid {qid}) has no 'passages'")
+        raise RankragError(f"{loc} (qid {qid}) has no 'passages'")
     if not isinstance(passages, list) or not passages:
-        raise RankragError(f"{where}: record {i} (qid {qid}) has an empty candidate list")
+        raise RankragError(f"{loc} (qid {qid}) has an empty candidate list")
     clean = []
     for j, p in enumerate(passages):
         if not isinstance(p, dict):
-            raise RankragError(f"{where}: record {i} (qid {qid}): passage {j} is not an object")
+            raise RankragError(f"{loc} (qid {qid}): passage {j + 1} is not an object")
         text = next((p[k] for k in _TEXT_KEYS if isinstance(p.get(k), str)), None)
         if text is None:
-            raise RankragError(f"{where}: record {i} (qid {qid}): passage {j} has no 'text'")
+            raise RankragError(f"{loc} (qid {qid}): passage {j + 1} has no 'text'")
         pid = next((p[k] for k in ("pid", "id", "docid", "_id") if p.get(k) is not None), None)
         q = dict(p)
         for k in _TEXT_KEYS:
@@ -75,7 +79,7 @@ def normalize_record(rec, where: str, i: int, top_k: int | None = None) -> dict:
         clean.append(q)
     if top_k is not None and len(passages) < top_k:
         raise RankragError(
-            f"{where}: record {i} (qid {qid}) has {len(passages)} candidates, fewer than --top-k {top_k}"
+            f"{loc} (qid {qid}) has {len(passages)} candidates, fewer than --top-k {top_k}"
         )
     out = {k: v for k, v in rec.items() if k not in ("passages", "ctxs", "id", "_id", "query")}
     out["qid"] = qid
@@ -90,7 +94,7 @@ def _rankllm_records(path: Path) -> Iterator[dict]:
         raise RankragError(f"{path}: expected a list of {{query, hits}} records (rank_llm format)")
     for i, rec in enumerate(data):
         if not isinstance(rec, dict) or "hits" not in rec:
-            raise RankragError(f"{path}: record {i} has no 'hits'")
+            raise RankragError(f"{path}: record {i + 1} has no 'hits'")
         hits = rec["hits"] or []
         qid = rec.get("qid", hits[0].get("qid") if hits and isinstance(hits[0], dict) else None)
         yield {
@@ -195,12 +199,12 @@ def _corpus_subset(corpus, needed: set[str]) -> dict[str, dict]:
     if not path.is_file():
         raise RankragError(f"corpus file not found: {path}")
     out: dict[str, dict] = {}
-    for i, rec in enumerate(iter_jsonl(path)):
+    for lineno, rec in iter_jsonl_lines(path):
         if not isinstance(rec, dict):
-            raise RankragError(f"{path}: record {i} is not an object")
+            raise RankragError(f"{path}:{lineno}: not an object")
         did = rec.get("id", rec.get("_id", rec.get("docid")))
         if did is None:
-            raise RankragError(f"{path}: record {i} has no 'id'")
+            raise RankragError(f"{path}:{lineno}: no 'id'")
         did = str(did)
         if did in needed:
             text = next((rec[k] for k in _TEXT_KEYS if isinstance(rec.get(k), str)), None)
@@ -240,14 +244,14 @@ def iter_candidates(path: str | os.PathLike, fmt: str = "auto", *, corpus=None, 
     if top_k is not None and top_k < 1:
         raise RankragError(f"--top-k must be at least 1, got {top_k}")
     if fmt == "candidates":
-        raw = iter_jsonl(path)
+        raw = iter_jsonl_lines(path)
     elif fmt == "rankllm":
-        raw = _rankllm_records(path)
+        raw = ((None, r) for r in _rankllm_records(path))
     else:
-        raw = _trec_records(path, corpus, queries)
+        raw = ((None, r) for r in _trec_records(path, corpus, queries))
     n = 0
-    for i, rec in enumerate(raw):
-        yield normalize_record(rec, str(path), i, top_k)
+    for i, (lineno, rec) in enumerate(raw):
+        yield normalize_record(rec, str(path), i, top_k, line=lineno)
         n += 1
     if n == 0:
         raise RankragError(f"{path}: no records")

@@ -105,10 +105,10 @@ def normalize_docs(docs: Iterable[dict]) -> list[dict]:
     seen: set[str] = set()
     for i, d in enumerate(docs):
         if not isinstance(d, dict):
-            raise RankragError(f"document {i}: expected an object with id, title, text")
+            raise RankragError(f"document {i + 1}: expected an object with id, title, text")
         pid = d.get("id", d.get("_id"))
         if pid is None or str(pid).strip() == "":
-            raise RankragError(f"document {i}: no id")
+            raise RankragError(f"document {i + 1}: no id")
         pid = str(pid)
         text = d.get("text")
         if not isinstance(text, str) or not text.strip():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_write, dumps, iter_jsonl, open_text
@@ -28,6 +29,8 @@ def read_corpus(path: str | os.PathLike, progress: bool = False) -> list[dict]:
     try:
         return normalize_docs(maybe_track(iter_jsonl(path), "Reading corpus", progress))
     except RankragError as e:
+        if str(e).startswith(str(path)):  # already names the file (and line)
+            raise
         raise RankragError(f"{path}: {e}") from None
 
 
@@ -100,6 +103,14 @@ def trec_lines(qid: str, hits: Sequence[Hit], tag: str) -> Iterator[str]:
         yield f"{qid} Q0 {h.pid} {rank} {h.score:.6f} {tag}\n"
 
 
+class Retrieved(NamedTuple):
+    queries: int  # queries searched (= records written)
+    no_hits: list[str]  # ids of the queries that found no passage (written with ``passages: []``)
+
+    def __int__(self) -> int:
+        return self.queries
+
+
 def retrieve_to_files(
     index: BM25Index,
     queries: Sequence[tuple[str, str]],
@@ -108,8 +119,9 @@ def retrieve_to_files(
     run: str | os.PathLike | None = None,
     batch_size: int = 64,
     progress: bool = True,
-) -> int:
-    """Search every query and write candidates JSONL (and a TREC run) atomically; returns the count.
+) -> Retrieved:
+    """Search every query and write candidates JSONL (and a TREC run) atomically; returns the count
+    of queries and the ids of those that found nothing.
 
     Results are streamed into temporary files that are renamed into place only when all queries
     are done, so an interrupted run leaves no output that looks complete.
@@ -121,14 +133,17 @@ def retrieve_to_files(
         from rankrag_lite.progress import track
 
         batches = track(batches, "Retrieving", total=len(batches))
+    no_hits: list[str] = []
     with atomic_write(out) as f_out, (atomic_write(run) if run else _null()) as f_run:
         for batch in batches:
             results = index.search([q for _, q in batch], k=k)
             for (qid, question), hits in zip(batch, results):
+                if not hits:
+                    no_hits.append(qid)
                 f_out.write(dumps(candidates_record(qid, question, hits)) + "\n")
                 if f_run is not None:
                     f_run.writelines(trec_lines(qid, hits, tag))
-    return len(queries)
+    return Retrieved(len(queries), no_hits)
 
 
 class _null:

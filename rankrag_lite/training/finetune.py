@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.io import atomic_dir, write_json
+from rankrag_lite.io import atomic_dir, clean_leftovers, output_lock, write_json
 from rankrag_lite.modeling.chat import IGNORE
 from rankrag_lite.modeling.loading import resolve_model
 from rankrag_lite.progress import log
@@ -150,11 +150,50 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
 
 def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | None = None,
              recipe: dict | None = None, resume: bool = False) -> Path:
-    """Run one stage; returns the output folder."""
+    """Run one stage; returns the output folder.
+
+    The run owns ``out`` (:func:`~rankrag_lite.io.output_lock`): a second run on the same folder
+    stops at once with one line naming this one. A run that fails before its first checkpoint
+    leaves no ``.OUT.work`` behind (there is nothing to ``--resume``)."""
+    out = Path(out)
+    with output_lock(out):
+        clean_leftovers(out)
+        try:
+            return _finetune(cfg, out, recipe_path=recipe_path, recipe=recipe, resume=resume)
+        except BaseException:
+            work = work_dir(out)
+            if work.exists() and last_checkpoint(work / "checkpoints") is None:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+
+
+def train_loss_over_all_steps(training_loss: float, global_step: int, resumed_step: int,
+                              log_history: list[dict]) -> tuple[float, int]:
+    """Mean training loss over every step of a run that was resumed at ``resumed_step``.
+
+    transformers' ``training_loss`` of a resumed run sums only this run's losses but divides by all
+    steps. This run's sum is ``training_loss * global_step``; the steps before the resume come from
+    the checkpoint's ``log_history`` (each logged loss is the mean over the steps since the previous
+    log). Returns ``(mean loss, steps it covers)``: steps between the last log and the checkpoint
+    have no recorded loss and are left out."""
+    this_sum = training_loss * max(global_step, 0.001)
+    before_sum, covered, prev = 0.0, 0, 0
+    for entry in sorted((e for e in log_history if "loss" in e and "step" in e), key=lambda e: e["step"]):
+        if entry["step"] > resumed_step:
+            break
+        span = entry["step"] - prev
+        before_sum += float(entry["loss"]) * span
+        covered += span
+        prev = entry["step"]
+    steps = covered + (global_step - resumed_step)
+    return (before_sum + this_sum) / max(steps, 1), steps
+
+
+def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
+              recipe: dict | None, resume: bool) -> Path:
     from rankrag_lite.training.backends import build_model, check_backend, device
     from rankrag_lite.training.data import data_stats, load_chat_records, to_dataset, tokenize_records
 
-    out = Path(out)
     # --- validate everything cheap before writing anything ---------------------------------------
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
@@ -185,6 +224,11 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     start_model = resolve_start_model(cfg, work, backend)
     log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
     model, tok = build_model(cfg, backend, start_model)
+    from rankrag_lite.modeling.loading import check_max_length
+
+    capped = check_max_length(model, cfg.max_length, option=f"finetune.stage{cfg.stage} max_length")
+    if capped != cfg.max_length:
+        cfg = dataclasses.replace(cfg, max_length=capped)
     rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only)
     stats = data_stats(records, rows)
     log(f"data: {stats['examples']} examples, {stats['tokens']} tokens "
@@ -215,10 +259,17 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         trainer.add_callback(AdapterSnapshotCallback(snapshots))
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
+    # read now: checkpoint rotation (save_total_limit) may delete the resumed checkpoint while training
+    resumed_state = json.loads((resume_from / "trainer_state.json").read_text()) if resume_from else None
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.time() - t0
     state = trainer.state
+    train_loss, loss_steps = result.training_loss, state.global_step
+    if resumed_state is not None:
+        train_loss, loss_steps = train_loss_over_all_steps(
+            result.training_loss, state.global_step, int(resumed_state.get("global_step", 0)),
+            resumed_state.get("log_history", []))
     probe_after = probe_loss(trainer.model, probe)
 
     # --- assemble the output atomically --------------------------------------------------------
@@ -232,7 +283,8 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
         "start_model": start_model,
         "global_step": state.global_step,
         "resumed_from": resume_from.name if resume_from else None,
-        "train_loss": result.training_loss,
+        "train_loss": train_loss,
+        "train_loss_steps": loss_steps,
         "probe_examples": len(probe),
         "probe_loss_before": probe_before,
         "probe_loss_after": probe_after,
