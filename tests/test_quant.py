@@ -20,7 +20,6 @@ finetune:
   backend: hf
   model: {model}
   max_length: 192
-  load_in_4bit: true
   lora: {{r: 8, alpha: 16}}
   stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 3,
             warmup_ratio: 0.0, scheduler: constant, merge: true}}
@@ -112,7 +111,7 @@ def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, fixture
     recipe.write_text(QLORA_RECIPE.format(model=tiny_model_path))
     out = tmp_path / "q"
     r = runner.invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
-                            str(fixtures / "blend_tiny.jsonl"), "--out", str(out)])
+                            str(fixtures / "blend_tiny.jsonl"), "--load-in-4bit", "--out", str(out)])
     assert r.exit_code == 0, (r.output, r.exception)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["global_step"] == 3 and summary["backend"] == "hf"
