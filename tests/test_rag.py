@@ -48,7 +48,7 @@ def test_rag_end_to_end(tmp_path, small_index, tiny_model, tiny_model_path):
     assert json.loads((out / "summary.json").read_text())["k"] == 2
 
 
-def test_rag_bad_input_writes_nothing(tmp_path, small_index):
+def test_rag_bad_input_writes_nothing(tmp_path, small_index, monkeypatch):
     index, qs = small_index
     out = tmp_path / "rag"
     r = runner.invoke(app, ["rag", "--index", str(index), "--model", "smollm2-135m", "--questions", str(qs),
@@ -57,6 +57,9 @@ def test_rag_bad_input_writes_nothing(tmp_path, small_index):
     r = runner.invoke(app, ["rag", "--index", str(tmp_path / "noindex"), "--model", "smollm2-135m",
                             "--questions", str(qs), "--out", str(out)])
     assert r.exit_code == 2 and "index" in r.stderr and not out.exists()
+    from rankrag_lite.modeling import quant
+
+    monkeypatch.setattr(quant, "_probe", lambda device: "bitsandbytes is not installed")
     r = runner.invoke(app, ["rag", "--index", str(index), "--model", "smollm2-135m", "--questions", str(qs),
                             "--out", str(out), "--load-in-4bit"])
-    assert r.exit_code == 2 and "--load-in-4bit needs" in r.stderr and not out.exists()
+    assert r.exit_code == 2 and "--load-in-4bit cannot run here" in r.stderr and not out.exists()

@@ -123,12 +123,15 @@ def test_rerank_model_without_true_false_tokens(tmp_path):
     assert not out.exists()
 
 
-def test_rerank_4bit_without_gpu_and_unknown_score(tmp_path):
+def test_rerank_4bit_where_it_cannot_run_and_unknown_score(tmp_path, monkeypatch):
+    from rankrag_lite.modeling import quant
+
     cand = candidates_from_twowiki(tmp_path / "cand.jsonl", n=1, passages=2)
     out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(quant, "_probe", lambda device: "bitsandbytes is not installed")
     r = runner.invoke(app, ["rerank", "--model", "smollm2-135m", "--input", str(cand), "--out", str(out),
                             "--load-in-4bit"])
-    assert r.exit_code == 2 and "--load-in-4bit needs" in r.stderr
+    assert r.exit_code == 2 and "--load-in-4bit cannot run here" in r.stderr
     r = runner.invoke(app, ["rerank", "--model", "smollm2-135m", "--input", str(cand), "--out", str(out),
                             "--score", "logits"])
     assert r.exit_code == 2 and "unknown score" in r.stderr

@@ -40,11 +40,11 @@ def evaluate_cmd(
     answer_model: Optional[str] = typer.Option(None, "--answer-model", help="Model that answers (default: the first --model)."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random ranker."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     fuse: Optional[list[str]] = typer.Option(None, "--fuse", help="bm25 or bm25:W (repeatable): one more row per model, MODEL+bm25:W, its P(True) fused with the first-stage BM25 score (the run's own scores, else BM25 over the candidates); report it as fusion, not as the model."),
 ) -> None:
     """Compare rankers (Recall@k, answer recall, MRR@10, nDCG@10 via ranx) and answers (EM/F1/Acc)."""
-    from rankrag_lite.cli.infer_cmd import check_4bit
+    from rankrag_lite.modeling.quant import check_4bit
     from rankrag_lite.errors import RankragError
     from rankrag_lite.evaluation import evaluate, load_eval_set
     from rankrag_lite.progress import console
@@ -53,7 +53,8 @@ def evaluate_cmd(
     from rankrag_lite.ranking.fusion import parse_fuse
 
     check_method(score)
-    check_4bit(load_in_4bit)
+    if load_in_4bit:
+        check_4bit()
     fusions = [parse_fuse(f) for f in _split_list(fuse)] if fuse else []
     if fusions and not model:
         raise RankragError("--fuse needs a --model whose P(True) is fused with BM25")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from rankrag_lite.cli.common import guard
+from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.ranking.fusion import parse_fuse
 
 FUSE_HELP = ("First stage fused with P(True): bm25 or bm25:W; per query W * z(BM25 score) + (1 - W) * "
@@ -18,22 +19,6 @@ def register(app: typer.Typer) -> None:
     app.command("rerank")(rerank_cmd)
     app.command("answer")(answer_cmd)
     app.command("rag")(rag_cmd)
-
-
-def check_4bit(load_in_4bit: bool) -> None:
-    """``--load-in-4bit`` needs a CUDA GPU and bitsandbytes (on this CPU the kit computes in fp32)."""
-    if not load_in_4bit:
-        return
-    import importlib.util
-
-    import torch
-
-    from rankrag_lite.errors import RankragError
-
-    if not torch.cuda.is_available():
-        raise RankragError("--load-in-4bit needs a CUDA GPU; on CPU leave it out (fp32)")
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise RankragError("--load-in-4bit needs bitsandbytes: pip install 'rankrag-lite[gpu]'")
 
 
 def _load(model: str, load_in_4bit: bool):
@@ -52,7 +37,7 @@ def rerank_cmd(
     run: Optional[Path] = typer.Option(None, "--run", help="TREC run to write (default: --out with .trec)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Rerank only the first K candidates of each query (all if not given); fewer is an error."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     score: str = typer.Option("true-false", "--score", help="true-false: softmax over the True/False logits; true-vocab: P(True) over the vocabulary."),
     fmt: str = typer.Option("auto", "--format", help="auto, candidates, rankllm or trec."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="With a TREC run: corpus JSONL {id|_id, title, text} or a BEIR folder."),
@@ -70,7 +55,8 @@ def rerank_cmd(
     from rankrag_lite.modeling.loading import check_max_length
 
     check_method(score)
-    check_4bit(load_in_4bit)
+    if load_in_4bit:
+        check_4bit()
     fusion = parse_fuse(fuse) if fuse is not None else None
     with output_lock(out), output_lock(run or out.with_suffix(".trec")):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
@@ -91,7 +77,7 @@ def answer_cmd(
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget (the paper: 32)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Prompts per generate call."),
     task: str = typer.Option("qa", "--task", help="qa (short-phrase answers) or claim (FEVER-style True/False)."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
 ) -> None:
     """Answer each question from its top-k passages with the paper's inference prompt."""
     import json
@@ -107,7 +93,8 @@ def answer_cmd(
         raise RankragError(f"--k must be at least 1, got {k}")
     from rankrag_lite.io import output_lock
 
-    check_4bit(load_in_4bit)
+    if load_in_4bit:
+        check_4bit()
     if not input.exists():
         raise RankragError(f"input file not found: {input}")
     with output_lock(out):
@@ -134,7 +121,7 @@ def rag_cmd(
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
     score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
 ) -> None:
     """Retrieve -> rerank -> answer in one command, writing each stage's output."""
@@ -147,7 +134,8 @@ def rag_cmd(
     from rankrag_lite.io import output_lock
 
     check_method(score)
-    check_4bit(load_in_4bit)
+    if load_in_4bit:
+        check_4bit()
     fusion = parse_fuse(fuse) if fuse is not None else None
     with output_lock(out):
         summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
     def merge_cmd(
         adapter: Path = typer.Option(..., "--adapter", help="Adapter folder or finetune output folder."),
         out: Path = typer.Option(..., "--out", help="Folder for the merged model + tokenizer."),
-        backend: str = typer.Option("hf", "--backend", help="hf (peft merge_and_unload) | unsloth (GPU)"),
+        backend: str = typer.Option("hf", "--backend", help="hf | unsloth | auto: all merge with peft into the original 16/32-bit base (never NF4)."),
     ) -> None:
         """Merge a LoRA adapter into its base model (16-bit on GPU, fp32 on CPU)."""
         from rankrag_lite.io import output_lock

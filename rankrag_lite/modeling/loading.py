@@ -264,13 +264,30 @@ def _align_eos(tok, path: str) -> None:
         tok.eos_token = tok.convert_ids_to_tokens(eos)
 
 
+def keep_4bit_trainable(model) -> int:
+    """Stop bitsandbytes repacking NF4 weights for its CPU inference kernel in a model being trained.
+
+    On a CPU with AVX512-BF16, a ``Linear4bit`` forward in eval mode without grad (the kit's probe loss
+    before training) repacks the weight for ``gemv_4bit`` for good, and every later forward, training
+    included, goes through that op, which has no autograd kernel: gradients flowing back through the
+    frozen NF4 layers come out wrong, with only a warning. Returns how many layers were switched.
+    """
+    n = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
+
+
 def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None,
                load_in_4bit: bool = False, for_training: bool = False):
     """Load ``(model, tokenizer)`` with transformers (the ``hf`` backend).
 
     A folder holding a LoRA adapter (``adapter_config.json``) is loaded on top of its base model
     (and, for full-precision inference, merged into it).
-    ``load_in_4bit`` uses bitsandbytes NF4 (GPU, or CPU with bitsandbytes >= 0.49).
+    ``load_in_4bit`` uses bitsandbytes NF4 with double quantisation, computing in ``dtype`` (GPU, or
+    CPU with bitsandbytes >= 0.49: fp32 compute there). A 4-bit model stays unmerged (LoRA on NF4).
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -282,9 +299,11 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
         dtype = default_dtype(device)
     kwargs: dict = {"dtype": dtype}
     if load_in_4bit:
-        if importlib.util.find_spec("bitsandbytes") is None:
-            raise RankragError("--load-in-4bit needs bitsandbytes: pip install 'rankrag-lite[gpu]'")
         from transformers import BitsAndBytesConfig
+
+        from rankrag_lite.modeling.quant import check_4bit
+
+        check_4bit(device)
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -315,6 +334,8 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
         raise RankragError(f"cannot load model {name!r}: {str(e).splitlines()[0]}") from None
     if not load_in_4bit:
         model.to(device)
+    elif for_training:
+        keep_4bit_trainable(model)
     if not for_training:
         model.eval()
     tok = load_tokenizer(tok_src)

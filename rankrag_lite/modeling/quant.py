@@ -36,8 +36,15 @@ def _probe(device: str) -> str | None:
     return None
 
 
-def check_4bit(device: str = "cpu") -> None:
-    """RankragError when NF4 4-bit cannot run on ``device``."""
+def check_4bit(device: str | None = None) -> None:
+    """RankragError when NF4 4-bit cannot run on ``device`` (default: the GPU if any, else the CPU).
+
+    bitsandbytes >= 0.49 ships a CPU backend, so a CPU is refused only where the probe fails there.
+    """
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     reason = _probe("cuda" if str(device).startswith("cuda") else "cpu")
     if reason:
         raise RankragError(f"--load-in-4bit cannot run here: {reason}")

@@ -13,7 +13,8 @@ With ``method: full`` every weight trains (no LoRA): hf unfreezes the model, Uns
 from __future__ import annotations
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.modeling.loading import _align_eos, default_dtype, load_model, resolve_model
+from rankrag_lite.modeling.loading import (_align_eos, default_dtype, keep_4bit_trainable, load_model,
+                                           resolve_model)
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.modeling.unsloth_loader import cuda_available, import_unsloth, unsloth_installed
 from rankrag_lite.training.recipe import StageConfig
@@ -98,6 +99,8 @@ def build_unsloth(cfg: StageConfig, model_path: str):
         tok.pad_token = tok.eos_token
     if cfg.method == "full":
         return model, tok
+    if cfg.load_in_4bit:
+        keep_4bit_trainable(model)  # Unsloth's CPU path uses bitsandbytes' Linear4bit as well
     model = FastLanguageModel.get_peft_model(
         model,
         r=cfg.lora.r,

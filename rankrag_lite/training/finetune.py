@@ -353,13 +353,13 @@ def _fix_adapter_base(adapter: Path, start_model: str) -> None:
 
 def _save_merged(model, tok, dest: Path, backend: str, on_cuda: bool,
                  adapter: Path | None = None) -> None:
-    if backend == "unsloth" and on_cuda:
-        model.save_pretrained_merged(str(dest), tok, save_method="merged_16bit")
-        return
-    if adapter is not None:  # 4-bit hf: merge into the reloaded 16/32-bit base, not the NF4 weights
+    if adapter is not None:  # 4-bit (either backend): merge into the original 16/32-bit base, never NF4
         from rankrag_lite.training.merge import merge_adapter
 
         merge_adapter(adapter, dest)
+        return
+    if backend == "unsloth" and on_cuda:
+        model.save_pretrained_merged(str(dest), tok, save_method="merged_16bit")
         return
     import copy
 

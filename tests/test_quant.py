@@ -1,0 +1,192 @@
+"""4-bit (bitsandbytes NF4) executed on CPU with the real tiny model: QLoRA, merge into the original
+weights, and 4-bit P(True) scoring against fp32 (bitsandbytes 0.50.2 ships a CPU backend)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rankrag_lite.cli import app
+from tests.inference_helpers import candidates_from_twowiki
+
+runner = CliRunner()
+
+QLORA_RECIPE = """\
+seed: 3
+finetune:
+  backend: hf
+  model: {model}
+  max_length: 192
+  lora: {{r: 8, alpha: 16}}
+  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 3,
+            warmup_ratio: 0.0, scheduler: constant, merge: true}}
+"""
+
+
+def test_4bit_probe_passes_on_this_cpu():
+    """The real probe (an NF4 Linear4bit forward and backward on CPU), not an import check."""
+    from rankrag_lite.modeling.quant import _probe, check_4bit
+
+    assert _probe("cpu") is None
+    check_4bit("cpu")
+    check_4bit()  # the default device is the one the kit computes on
+
+
+def test_4bit_refused_with_one_line_where_the_probe_fails(monkeypatch, tmp_path):
+    from rankrag_lite.modeling import quant
+
+    monkeypatch.setattr(quant, "_probe", lambda device: f"bitsandbytes 4-bit does not run on {device}")
+    cand = candidates_from_twowiki(tmp_path / "cand.jsonl", n=1, passages=2)
+    out = tmp_path / "out.jsonl"
+    r = runner.invoke(app, ["rerank", "--model", "smollm2-135m", "--input", str(cand), "--out", str(out),
+                            "--load-in-4bit"])
+    assert r.exit_code == 2 and not out.exists()
+    assert r.stderr.strip() == "error: --load-in-4bit cannot run here: bitsandbytes 4-bit does not run on cpu"
+
+
+def _spearman(a: list[float], b: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+@pytest.mark.slow
+def test_rerank_4bit_scores_rank_like_fp32(tmp_path):
+    """`rerank --load-in-4bit` really scores with NF4 weights; its P(True) ranks like fp32's.
+
+    The shipped adapter (what a user reranks with): fp32 merges it, 4-bit keeps it unmerged on the
+    NF4 base. Measured here on these 20 (question, passage) pairs (2026-12-01, this CPU): Spearman
+    0.73 (Kendall 0.58) between NF4 and fp32 P(True), mean |difference| 0.028 on fp32 scores spanning
+    0.39-0.54. (The untuned base model: Spearman 0.65, mean |difference| 0.13.) The bounds leave room
+    for other CPUs' rounding; unrelated scores give Spearman ~0 (sd 0.23 at n=20).
+    """
+    from rankrag_lite.modeling.loading import load_model
+
+    cand = candidates_from_twowiki(tmp_path / "cand.jsonl", n=2, passages=10, max_chars=120)
+    scores = {}
+    for name, extra in (("fp32", []), ("nf4", ["--load-in-4bit"])):
+        out = tmp_path / f"{name}.jsonl"
+        r = runner.invoke(app, ["rerank", "--model", "smollm2-135m-rankrag", "--input", str(cand),
+                                "--out", str(out), "--batch-size", "10", *extra])
+        assert r.exit_code == 0, (r.output, r.exception)
+        scores[name] = {p["pid"]: p["rerank_score"] for line in out.read_text().splitlines()
+                        for p in json.loads(line)["passages"]}
+    pids = sorted(scores["fp32"])
+    assert len(pids) == 20 and sorted(scores["nf4"]) == pids
+    a = [scores["fp32"][p] for p in pids]
+    b = [scores["nf4"][p] for p in pids]
+    assert a != b  # the 4-bit run did not quietly score in fp32
+    rho = _spearman(a, b)
+    mean_abs = sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+    print(f"4-bit vs fp32 P(True) on {len(a)} pairs: spearman {rho:.3f}, mean |diff| {mean_abs:.4f}")
+    assert rho >= 0.55
+    assert mean_abs < 0.06
+
+    model, _ = load_model("smollm2-135m", device="cpu", load_in_4bit=True)
+    import bitsandbytes as bnb
+
+    assert isinstance(model.model.layers[0].self_attn.q_proj, bnb.nn.Linear4bit)
+    assert model.model.layers[0].self_attn.q_proj.weight.quant_type == "nf4"
+
+
+@pytest.mark.slow
+def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, fixtures, tmp_path):
+    """A real QLoRA run (NF4 base, k-bit preparation, LoRA on the seven projections) on the tiny model;
+    its adapter reloads and scores; the merge folds it into the fp32 base, not into dequantised NF4."""
+    import yaml
+    from bitsandbytes.functional import dequantize_4bit, quantize_4bit
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from rankrag_lite import prompts
+    from rankrag_lite.modeling.loading import load_model
+    from rankrag_lite.ranking.scorer import PTrueScorer
+    from rankrag_lite.ranking.tokens import encode, render
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(QLORA_RECIPE.format(model=tiny_model_path))
+    out = tmp_path / "q"
+    r = runner.invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
+                            str(fixtures / "blend_tiny.jsonl"), "--load-in-4bit", "--out", str(out)])
+    assert r.exit_code == 0, (r.output, r.exception)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["global_step"] == 3 and summary["backend"] == "hf"
+    assert summary["probe_loss_after"] < summary["probe_loss_before"]
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["finetune_run"]["load_in_4bit"] is True
+    acfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert sorted(acfg["target_modules"]) == sorted(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+    # the adapter reloads on the NF4 base (unmerged) and scores
+    msgs = [prompts.ranking_prompt("who wrote hamlet", "Hamlet is a tragedy by William Shakespeare."),
+            prompts.ranking_prompt("who wrote hamlet", "Water boils at 100 degrees Celsius.")]
+    q4, tok = load_model(out / "adapter", device="cpu", load_in_4bit=True)
+    assert hasattr(q4, "peft_config")
+    s4 = PTrueScorer(q4, tok).score_encoded([encode(tok, render(tok, m)) for m in msgs])
+    assert all(0.0 < s < 1.0 for s in s4)
+    del q4
+
+    # merged weight of a projection == base (fp32, the original) + (alpha / r) * B @ A, by hand
+    key = "model.layers.1.self_attn.q_proj.weight"
+    base_w = load_file(f"{tiny_model_path}/model.safetensors")[key]
+    lora = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    a = lora["base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"]
+    b = lora["base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight"]
+    # TRL keeps QLoRA adapters in bf16 (the QLoRA paper's choice); the product is taken in fp32
+    assert a.dtype == b.dtype == torch.bfloat16
+    delta = (acfg["lora_alpha"] / acfg["r"]) * (b.float() @ a.float())
+    assert delta.abs().max() > 1e-5  # the run trained this projection
+    merged_w = load_file(str(out / "merged" / "model.safetensors"))[key]
+    assert merged_w.dtype == torch.float32
+    assert torch.allclose(merged_w, base_w + delta, atol=1e-5, rtol=0)  # delta rounded to bf16 by peft
+    # and not the dequantised NF4 base: that differs from the original by NF4's rounding
+    qw, state = quantize_4bit(base_w, quant_type="nf4")
+    nf4_w = dequantize_4bit(qw, state, quant_type="nf4")
+    assert (merged_w - (nf4_w + delta)).abs().max() > 1e-3
+
+    # the merged model's logits match the adapter applied to the full-precision base
+    ids = encode(tok, render(tok, msgs[0]))
+    ids = torch.tensor([ids])
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_path, dtype=torch.float32),
+                                    str(out / "adapter")).eval()
+    merged, _ = load_model(out / "merged", device="cpu")
+    with torch.no_grad():
+        la = ref(input_ids=ids).logits[0, -1]
+        lb = merged(input_ids=ids).logits[0, -1]
+    assert (la - lb).abs().max() < 1e-3
+
+
+def test_4bit_training_grads_unchanged_by_an_eval_pass(tiny_model_path):
+    """An eval forward (the probe loss before training) must not switch NF4 layers to bitsandbytes'
+    CPU inference kernel (on AVX512-BF16 CPUs), whose op has no backward: the LoRA gradients after
+    it equal those before it."""
+    from peft import LoraConfig, get_peft_model
+
+    from rankrag_lite.modeling.loading import load_model
+
+    torch.manual_seed(0)
+    model, _ = load_model(tiny_model_path, device="cpu", load_in_4bit=True, for_training=True)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "down_proj"],
+                                             init_lora_weights=False, task_type="CAUSAL_LM"))
+    ids = torch.tensor([[1, 422, 2150, 314, 253, 1345, 28, 9, 17, 902]])
+
+    def grads():
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    before = grads()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    model.train()
+    after = grads()
+    assert sorted(before) == sorted(after) and len(before) == 4 * 30
+    first = [n for n in before if ".layers.0.self_attn.q_proj.lora_A" in n][0]
+    assert before[first].abs().max() > 0
+    for n in before:
+        assert torch.allclose(before[n], after[n], atol=1e-6, rtol=1e-4), n
