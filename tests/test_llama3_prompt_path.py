@@ -2,7 +2,7 @@
 
 The paper recipe trains Llama-3-8B base (no chat template: the plain ChatQA format) and Instruct has
 the Llama 3 chat template. For both, a ranking row of the blend is tokenised as training does
-(``modeling.chat.tokenize_chat``) and as the scorer does (``RankScorer.encode_pair``), and the tests
+(``modeling.chat.tokenize_chat``) and as the scorer does (``PTrueScorer.encode_pair``), and the tests
 check that the scorer feeds exactly the ids training saw, with one BOS, reads the True/False ids that
 follow the assistant marker in training, that labels cover exactly the answer and the end-of-turn
 token, and that truncation cuts the passage, never the instruction. A tiny randomly initialised
@@ -18,7 +18,7 @@ import pytest
 
 from rankrag_lite import prompts
 from rankrag_lite.modeling.chat import IGNORE, tokenize_chat
-from rankrag_lite.ranking.scorer import RankScorer
+from rankrag_lite.ranking.scorer import PTrueScorer
 from rankrag_lite.ranking.tokens import answer_token_ids
 
 FIX = Path(__file__).parent / "fixtures" / "llama3"
@@ -56,7 +56,7 @@ def test_training_ids_equal_scorer_ids_one_bos_labels(name, tiny_llama):
     assert len(tok) == 128256
     assert (tok.chat_template is None) == (name == "llama3-8b-tokenizer")
     true_id, false_id, eot = CASES[name]
-    scorer = RankScorer(tiny_llama, tok, prefix_cache=False)
+    scorer = PTrueScorer(tiny_llama, tok, prefix_cache=False)
     assert (scorer.tokens.true_id, scorer.tokens.false_id) == (true_id, false_id)
     fed = scorer.encode_pair(Q, P)
     assert fed.count(BOS) == 1 and fed[0] == BOS
@@ -74,9 +74,9 @@ def test_training_ids_equal_scorer_ids_one_bos_labels(name, tiny_llama):
 def test_truncation_cuts_the_passage_never_the_instruction(name, tiny_llama):
     tok = _tok(name)
     long_p = {"title": P["title"], "text": " ".join([P["text"]] * 40)}
-    full = RankScorer(tiny_llama, tok, prefix_cache=False).encode_pair(Q, long_p)
+    full = PTrueScorer(tiny_llama, tok, prefix_cache=False).encode_pair(Q, long_p)
     limit = len(full) - 300
-    cut = RankScorer(tiny_llama, tok, prefix_cache=False, max_length=limit).encode_pair(Q, long_p)
+    cut = PTrueScorer(tiny_llama, tok, prefix_cache=False, max_length=limit).encode_pair(Q, long_p)
     assert len(cut) <= limit and cut.count(BOS) == 1
     text = tok.decode(cut)
     instruction = prompts.RANK_INSTRUCTION.format(question=Q)
@@ -92,7 +92,7 @@ def test_score_is_p_true_at_the_training_position(name, tiny_llama):
     import torch
 
     tok = _tok(name)
-    scorer = RankScorer(tiny_llama, tok)
+    scorer = PTrueScorer(tiny_llama, tok)
     fed = scorer.encode_pair(Q, P)
     row = tokenize_chat(tok, prompts.context_ranking(Q, P, label=True))
     with torch.inference_mode():
