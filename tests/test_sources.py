@@ -1,6 +1,6 @@
 """Source loaders on real fixture data (tests/fixtures/blend_data, see tests/fixtures/README.md).
 
-The hub path (``datasets.load_dataset``) is exercised by pointing :func:`sources.hub_records` at local
+The hub path (``datasets.load_dataset``) is exercised by pointing :func:`sources.hub_rows` at local
 files read through ``datasets.load_dataset("json", ...)``: the rows then take the same conversion code
 as hub rows (hub layouts such as SQuAD's ``answers{text[]}`` or HotpotQA's column ``context``).
 """
@@ -162,14 +162,14 @@ def hub(monkeypatch, tmp_path):
     files: dict[tuple, Path] = {}
     calls = []
 
-    def fake(name, split=None, config=None):
-        split = split or "train"  # hub_records' default split
+    def fake(name, split=None, config=None, data_files=None, streaming=False):
+        split = split or "train"  # hub_rows' default split
         calls.append((name, config, split))
         ds = datasets.load_dataset("json", data_files=str(files[(name, config, split)]), split="train",
                                    cache_dir=str(tmp_path / "hf-cache"))
         return [dict(r) for r in ds]
 
-    monkeypatch.setattr(S, "hub_records", fake)
+    monkeypatch.setattr(S, "hub_rows", fake)
 
     def add(name, rows, split="train", config=None):
         p = tmp_path / f"{len(files)}.jsonl"

@@ -69,7 +69,10 @@ class SourceSpec:
     format: str | None = None  #: see :mod:`rankrag_lite.data.sources`; sniffed when absent
     split: str | None = None  #: hub split, or BEIR qrels split (``train`` / ``test``)
     config: str | None = None  #: hub configuration name
-    limit: int | None = None  #: first N records only
+    #: files inside the hub repository, passed to ``load_dataset(..., data_files=...)`` (e.g. ChatQA's
+    #: ``tatqa/train_arithmetic.json``, which no configuration names)
+    data_files: str | list[str] | None = None
+    limit: int | None = None  #: first N usable records only (a hub source is streamed until it has them)
     corpus: list[str] = field(default_factory=list)  #: extra passages for this source's BM25 pool
     corpus_limit: int | None = None  #: first N passages of each extra corpus
     qa_instruction: str | None = None  #: key of prompts.DATASET_INSTRUCTIONS for context-rich QA
@@ -201,7 +204,7 @@ def resolve(path: str, data_root: Path | None) -> str:
 def _source_format(spec: SourceSpec, where: str) -> str:
     if spec.format:
         return spec.format
-    raw = S._open(where, None, spec.split, spec.config)
+    raw = S._open(where, None, spec.split, spec.config, spec.data_files, stream=True)  # the first row tells
     return raw.fmt
 
 
@@ -219,7 +222,8 @@ class _Source:
         self._hits: dict[str, list[dict]] | None = None
         if needs == {"sft"}:
             self.fmt = spec.format
-            items = S.load_chat(self.where, spec.format, spec.split, spec.limit, config=spec.config)
+            items = S.load_chat(self.where, spec.format, spec.split, spec.limit, config=spec.config,
+                                data_files=spec.data_files)
             self.chat = [{"messages": it.messages, "source_detail": it.source} for it in items]
             return
         if "sft" in needs:
@@ -229,11 +233,12 @@ class _Source:
         if self.fmt in RANKING_SOURCE_FORMATS:
             qrels = resolve(spec.qrels, data_root) if spec.qrels else None
             items = S.load_ranking(self.where, self.fmt, spec.split, spec.limit, config=spec.config,
-                                   qrels=qrels, min_grade=spec.min_grade)
+                                   qrels=qrels, min_grade=spec.min_grade, data_files=spec.data_files)
             for it in items:
                 self.queries.append(_Query(it.qid, it.query, [], list(it.positives), list(it.negatives), []))
         else:
-            for it in S.load_qa(self.where, self.fmt, spec.split, spec.limit, config=spec.config):
+            for it in S.load_qa(self.where, self.fmt, spec.split, spec.limit, config=spec.config,
+                                data_files=spec.data_files):
                 golds = [p for p in it.passages if p.is_gold]
                 others = [p for p in it.passages if not p.is_gold]
                 self.queries.append(_Query(it.qid, it.question, list(it.answers), golds, [], list(it.history),
@@ -619,6 +624,65 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
     counts_txt = ", ".join(f"{p} {v['count']}" for p, v in manifest["parts"].items())
     log(f"blend: wrote {len(blend)} examples to {out_dir}/blend.jsonl (part files: {counts_txt})")
     return manifest
+
+
+def check_blend(recipe: dict | str | os.PathLike, data_root: str | os.PathLike | None = None,
+                rows: int = 20) -> dict:
+    """The recipe check (``build-blend --check``): load the first ``rows`` usable records of every
+    source the mix uses (hub sources streamed: no full download), build each of its parts from them,
+    and report per source the records read, the examples each part gets from them, and every problem
+    (a field a record lacks, a layout the loader cannot read, a part that gets nothing). Writes nothing.
+
+    Returns ``{"rows", "sources": {name: {"path", "format", "records", "parts": {part: {"examples",
+    "skipped"}}, "problems": [...]}}, "problems": [...]}``. A part that gets no example from so few
+    rows is reported as a problem only when its loading failed; otherwise it is a ``warning`` (BM25
+    negatives need a pool larger than a few records).
+    """
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise ValueError(f"rows must be a positive integer, got {rows!r}")
+    if not isinstance(recipe, dict):
+        recipe = load_recipe(recipe)
+    cfg = parse_blend(recipe)
+    root = Path(os.path.expanduser(str(data_root))) if data_root is not None else None
+    if root is not None and not root.is_dir():
+        raise RankragError(f"data root not found: {root}")
+    needs: dict[str, list[str]] = {}
+    for m in cfg.mix:
+        needs.setdefault(m.source, []).append(m.part)
+    report: dict[str, Any] = {"rows": rows, "sources": {}, "problems": [], "warnings": []}
+    for name, parts in needs.items():
+        spec = cfg.sources[name]
+        spec = dataclasses.replace(spec, limit=min(spec.limit or rows, rows),
+                                   corpus_limit=min(spec.corpus_limit or rows, rows))
+        entry: dict[str, Any] = {"path": spec.path, "format": spec.format, "records": 0, "parts": {},
+                                 "problems": [], "warnings": []}
+        report["sources"][name] = entry
+        try:
+            src = _Source(name, spec, cfg, root, set(parts))
+        except RankragError as e:
+            entry["problems"].append(str(e))
+            continue
+        entry["format"] = src.fmt or ("chat" if src.chat else None)
+        entry["records"] = len(src.chat) if src.chat else len(src.queries)
+        for part in parts:
+            try:
+                if part == "sft":
+                    exs, skipped = part_sft(src, cfg), 0
+                elif src.chat:
+                    raise RankragError(f"part {part!r} needs questions; source {name!r} is chat data")
+                else:
+                    exs, skipped = _PART_FNS[part](src, cfg)
+            except RankragError as e:
+                entry["problems"].append(f"part {part}: {e}")
+                continue
+            entry["parts"][part] = {"examples": len(exs), "skipped": skipped}
+            if not exs:
+                entry["warnings"].append(f"part {part}: no example from the first {entry['records']} records "
+                                         f"({skipped} skipped: no gold/answer passage or too few negatives)")
+    for name, entry in report["sources"].items():
+        report["problems"] += [f"{name}: {p}" for p in entry["problems"]]
+        report["warnings"] += [f"{name}: {w}" for w in entry["warnings"]]
+    return report
 
 
 def _write_lines(path: Path, records: list[dict]) -> None:

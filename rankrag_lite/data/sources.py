@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -90,22 +91,71 @@ def is_local(source: str) -> bool:
     return s.startswith((".", "/", "~")) or s.lower().endswith(_LOCAL_EXTS) or os.sep + os.sep in s
 
 
-def hub_records(name: str, split: str | None = None, config: str | None = None) -> list[dict]:
-    """Rows of a hub dataset as plain dicts (``datasets.load_dataset(name, config, split=...)``).
+#: environment variable naming a folder that mirrors hub dataset repositories (``{folder}/{owner}/{name}``,
+#: with the repository's own files and README configs): a hub name found there is loaded from it, through
+#: the same ``datasets.load_dataset`` call (offline mirrors; the tests' hub layouts).
+HUB_MIRROR_ENV = "RANKRAG_LITE_HUB_MIRROR"
 
-    Tests replace this function to feed local files through ``datasets`` (same code path after it).
-    """
+
+def hub_location(name: str) -> str:
+    """What ``datasets.load_dataset`` gets for a hub name: the name, or its folder in the mirror."""
+    mirror = os.environ.get(HUB_MIRROR_ENV)
+    if mirror:
+        local = Path(os.path.expanduser(mirror)) / name
+        if local.is_dir():
+            return str(local)
+    return name
+
+
+def _hub_label(name: str, config: str | None, split: str | None, data_files) -> str:
+    extra = f" ({config})" if config else ""
+    if data_files:
+        extra += f" files {data_files if isinstance(data_files, str) else list(data_files)!r}"
+    return f"hub dataset {name!r}{extra} split {split or 'train'!r}"
+
+
+def hub_rows(name: str, split: str | None = None, config: str | None = None, data_files=None,
+             streaming: bool = False) -> Iterable[dict]:
+    """Rows of a hub dataset as plain dicts: ``datasets.load_dataset(name, config, split=...,
+    data_files=..., streaming=...)``. ``streaming`` yields rows lazily (the first rows of a large split
+    without downloading all of it: MS MARCO train is 1.7 GB); otherwise the split is loaded whole."""
     try:
         import datasets
     except ImportError as e:  # pragma: no cover
         raise RankragError("loading a hub dataset needs the 'datasets' package") from e
-    try:
-        ds = datasets.load_dataset(name, config, split=split or "train")
-    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line for the user)
+    label = _hub_label(name, config, split, data_files)
+
+    def fail(e: Exception):
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RankragError(f"cannot load hub dataset {name!r}"
-                           f"{f' ({config})' if config else ''} split {split or 'train'!r}: {msg}") from None
-    return [dict(r) for r in ds]
+        return RankragError(f"cannot load {label}: {msg}")
+
+    kwargs = {"split": split or "train", "streaming": streaming}
+    if data_files:
+        kwargs["data_files"] = data_files
+    try:
+        ds = datasets.load_dataset(hub_location(name), config, **kwargs)
+    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line for the user)
+        raise fail(e) from None
+    if not streaming:
+        return [dict(r) for r in ds]
+
+    def lazy():
+        it = iter(ds)
+        while True:
+            try:
+                row = next(it)
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001  (a broken file or connection mid-stream)
+                raise fail(e) from None
+            yield dict(row)
+
+    return lazy()
+
+
+def hub_records(name: str, split: str | None = None, config: str | None = None, data_files=None) -> list[dict]:
+    """All rows of a hub dataset split as plain dicts (:func:`hub_rows` without streaming)."""
+    return list(hub_rows(name, split=split, config=config, data_files=data_files))
 
 
 def _first_line(path: Path) -> str:
@@ -163,7 +213,9 @@ def sniff_record(rec: dict) -> str | None:
         return None
     k = set(rec)
     if "messages" in k:
-        return "chatqa" if "document" in k else "chat"
+        # ChatQA rows: context-rich QA {messages, document, answers}; its 'sft' rows {messages, answers}
+        # end with a user turn whose reply is answers[0]
+        return "chatqa" if ("document" in k or "answers" in k) else "chat"
     if "ctxs" in k:
         return "ctxs"
     if "paragraphs" in k and "question" in k:
@@ -200,7 +252,10 @@ class _Raw:
         self.split, self.config, self.hub = split, config, hub
 
 
-def _open(source: str, fmt: str | None, split: str | None, config: str | None = None) -> _Raw:
+def _open(source: str, fmt: str | None, split: str | None, config: str | None = None, data_files=None,
+          stream: bool = False) -> _Raw:
+    """Raw records of a source. For a hub source, ``data_files`` goes to ``load_dataset`` and ``stream``
+    reads rows lazily (a loader with a limit stops reading once it has enough)."""
     if fmt is not None and fmt not in FORMATS:
         raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(FORMATS)}")
     source = str(source)
@@ -212,6 +267,8 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
             if fmt not in (None, "beir"):
                 raise RankragError(f"{path}: a folder is read as a BEIR dataset, not {fmt!r}")
             return _Raw(str(path), "beir", None, folder=path, split=split)
+        if data_files:
+            raise RankragError(f"{path}: data_files is for hub datasets; give the file itself as the path")
         hint, records = _local_records(path)
         if fmt is None:
             fmt = hint
@@ -226,11 +283,17 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     # hub
     if fmt == "beir":
         return _Raw(source, "beir", None, split=split, config=config, hub=True)
-    records = hub_records(source, split=split, config=config)
+    records = hub_rows(source, split=split, config=config, data_files=data_files, streaming=stream)
     if fmt is None:
-        fmt = sniff_record(records[0]) if records else None
+        it = iter(records)
+        first = next(it, None)
+        fmt = sniff_record(first) if first is not None else None
         if fmt is None:
-            raise RankragError(f"hub dataset {source}: cannot tell the format of its rows; pass a format")
+            if first is None:
+                raise RankragError(f"{_hub_label(source, config, split, data_files)}: no rows")
+            raise RankragError(f"{_hub_label(source, config, split, data_files)}: cannot tell the format of "
+                               f"its rows (fields {sorted(first)[:8]}); pass a format")
+        records = itertools.chain([first], it)
     return _Raw(source, fmt, records, split=split, config=config, hub=True)
 
 
@@ -257,7 +320,9 @@ def _str_list(value) -> list[str]:
     for v in value:
         if isinstance(v, dict):
             v = v.get("text")
-        if v is not None and str(v).strip():
+        if isinstance(v, (list, tuple)):  # ChatQA narrativeqa: answers [["a1", "a2"]]
+            out.extend(_str_list(v))
+        elif v is not None and str(v).strip():
             out.append(str(v))
     return list(dict.fromkeys(out))
 
@@ -490,9 +555,12 @@ def _corpus_doc(rec: dict, where: str, i: int) -> dict:
 
 
 def load_qa(source: str, fmt: str | None = None, split: str | None = None, limit: int | None = None,
-            config: str | None = None) -> list[QAItem]:
-    """Questions with answers (and passages with gold flags where the format has them)."""
-    raw = _open(source, fmt, split, config)
+            config: str | None = None, data_files=None) -> list[QAItem]:
+    """Questions with answers (and passages with gold flags where the format has them).
+
+    ``data_files``: files inside a hub dataset repository (``load_dataset(..., data_files=...)``).
+    With a ``limit`` a hub source is streamed and read only until ``limit`` items are found."""
+    raw = _open(source, fmt, split, config, data_files, stream=limit is not None)
     if raw.fmt not in QA_FORMATS:
         raise RankragError(f"{raw.where}: format {raw.fmt!r} holds no QA items (QA formats: {list(QA_FORMATS)})")
     out = []
@@ -505,15 +573,18 @@ def load_qa(source: str, fmt: str | None = None, split: str | None = None, limit
 
 
 def load_ranking(source: str, fmt: str | None = None, split: str | None = None, limit: int | None = None,
-                 config: str | None = None, qrels: str | None = None, min_grade: int = 1) -> list[RankingItem]:
+                 config: str | None = None, qrels: str | None = None, min_grade: int = 1,
+                 data_files=None) -> list[RankingItem]:
     """Queries with positive and negative passages.
 
     QA formats with gold flags give gold passages as positives and the record's other passages as
     negatives (for the blend's BM25 hard negatives, see :mod:`rankrag_lite.data.blend`). A retrieval
     run (``rankllm``) needs ``qrels`` (a TREC qrels file): its hits judged ``>= min_grade`` are
     positives, its hits judged 0 negatives (real hard negatives), unjudged hits are not used.
+    MS MARCO rows without a selected passage are skipped (they do not count toward ``limit``); with a
+    ``limit`` a hub source is streamed and read only until ``limit`` items are found.
     """
-    raw = _open(source, fmt, split, config)
+    raw = _open(source, fmt, split, config, data_files, stream=limit is not None)
     where, name = raw.where, Path(raw.where).name
     if raw.fmt not in RANKING_FORMATS:
         raise RankragError(f"{where}: format {raw.fmt!r} holds no ranking items "
@@ -548,6 +619,8 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
                 continue
             neg = [p for p in item.passages if not p.is_gold]
             out.append(RankingItem(qid=item.qid, query=item.question, positives=pos, negatives=neg, source=name))
+            if limit is not None and len(out) >= limit:
+                break
         return _limit(out, limit)
     for i, rec in enumerate(raw.records):
         if not isinstance(rec, dict):
@@ -579,7 +652,7 @@ def load_ranking(source: str, fmt: str | None = None, split: str | None = None, 
                 (pos if p.is_gold else neg).append(p)
         else:  # pragma: no cover
             raise RankragError(f"{where}: format {raw.fmt!r} holds no ranking items")
-        if pos or neg:
+        if pos or (neg and raw.fmt != "msmarco"):  # an MS MARCO query without a selected passage: unusable
             out.append(RankingItem(qid=qid, query=q, positives=pos, negatives=neg, source=name))
         if limit is not None and len(out) >= limit:
             break
@@ -625,9 +698,12 @@ def _judged_run(raw: _Raw, qrels_path: str, min_grade: int, name: str) -> list[R
 
 
 def load_chat(source: str, fmt: str | None = None, split: str | None = None, limit: int | None = None,
-              config: str | None = None) -> list[ChatItem]:
-    """SFT conversations as chat ``messages`` (roles system / user / assistant)."""
-    raw = _open(source, fmt, split, config)
+              config: str | None = None, data_files=None) -> list[ChatItem]:
+    """SFT conversations as chat ``messages`` (roles system / user / assistant).
+
+    ChatQA rows (``chatqa``: ``{messages, answers[, document]}``, e.g. the ``sft`` config) whose messages
+    end with a user turn get ``answers[0]`` as the final assistant turn."""
+    raw = _open(source, fmt, split, config, data_files, stream=limit is not None)
     where = raw.where
     if raw.fmt not in CHAT_FORMATS:
         raise RankragError(f"{where}: format {raw.fmt!r} holds no chat items (chat formats: {list(CHAT_FORMATS)})")
@@ -651,8 +727,12 @@ def load_chat(source: str, fmt: str | None = None, split: str | None = None, lim
                 msgs.append({"role": m["role"], "content": str(m["content"])})
             if raw.fmt == "chatqa":
                 doc = str(rec.get("document") or "").strip()
-                if msgs and msgs[-1]["role"] == "user" and rec.get("answers"):
-                    msgs.append({"role": "assistant", "content": _str_list(rec["answers"])[0]})
+                if msgs and msgs[-1]["role"] == "user":
+                    answers = _str_list(rec.get("answers"))
+                    if not answers:
+                        raise RankragError(f"{where}: record {i}: 'messages' end with a user turn and "
+                                           "'answers' is empty (no reply to train on)")
+                    msgs.append({"role": "assistant", "content": answers[0]})
                 if doc:
                     first = next(k for k, m in enumerate(msgs) if m["role"] == "user")
                     msgs[first] = {"role": "user", "content": f"{doc}\n\n{msgs[first]['content']}"}
@@ -666,21 +746,22 @@ def load_chat(source: str, fmt: str | None = None, split: str | None = None, lim
 
 
 def load_corpus(source: str, fmt: str | None = None, limit: int | None = None,
-                config: str | None = None, split: str | None = None) -> list[dict]:
+                config: str | None = None, split: str | None = None, data_files=None) -> list[dict]:
     """Passages ``{id, title, text}``: a corpus file or BEIR folder, or the passages of a QA/ranking file
-    (deduplicated by title and text)."""
-    raw = _open(source, fmt, split, config)
+    (deduplicated by title and text). With a ``limit`` a hub source is streamed and read only until
+    ``limit`` passages are found."""
+    raw = _open(source, fmt, split, config, data_files, stream=limit is not None)
     where = raw.where
     if raw.fmt not in CORPUS_FORMATS:
         raise RankragError(f"{where}: format {raw.fmt!r} holds no passages (corpus formats: {list(CORPUS_FORMATS)})")
     if raw.fmt == "beir":
         docs = _beir_corpus(raw)
     elif raw.fmt == "corpus":
-        docs = [_corpus_doc(r, where, i) for i, r in enumerate(raw.records)]
+        docs = [_corpus_doc(r, where, i) for i, r in enumerate(itertools.islice(raw.records, limit))]
     else:
         docs = []
         seen: set[tuple[str, str]] = set()
-        items = (load_ranking(source, raw.fmt, split, config=config) if raw.fmt == "qpn"
+        items = (load_ranking(source, raw.fmt, split, config=config, data_files=data_files) if raw.fmt == "qpn"
                  else _qa_records(raw))
         for item in items:
             ps = item.positives + item.negatives if isinstance(item, RankingItem) else item.passages
@@ -690,23 +771,27 @@ def load_corpus(source: str, fmt: str | None = None, limit: int | None = None,
                     continue
                 seen.add(key)
                 docs.append({"id": p.pid or str(len(docs)), "title": p.title, "text": p.text})
+            if limit is not None and len(docs) >= limit:
+                break
     if not docs:
         raise RankragError(f"{where}: empty corpus")
     return _limit(docs, limit)
 
 
 def load_questions(source: str, fmt: str | None = None, split: str | None = None,
-                   config: str | None = None) -> list[str]:
+                   config: str | None = None, data_files=None) -> list[str]:
     """The question (query, claim) strings of any QA or ranking source: what ``--exclude`` matches on."""
-    raw = _open(source, fmt, split, config)
+    raw = _open(source, fmt, split, config, data_files)
     if raw.fmt in QA_FORMATS:
-        return [item.question for item in load_qa(source, raw.fmt, split, config=config)]
+        return [item.question for item in load_qa(source, raw.fmt, split, config=config, data_files=data_files)]
     if raw.fmt in RANKING_FORMATS:
-        return [item.query for item in load_ranking(source, raw.fmt, split, config=config)]
+        return [item.query for item in load_ranking(source, raw.fmt, split, config=config,
+                                                    data_files=data_files)]
     raise RankragError(f"{raw.where}: format {raw.fmt!r} holds no questions")
 
 
 __all__ = [
-    "FORMATS", "load_qa", "load_ranking", "load_chat", "load_corpus", "load_questions", "hub_records",
+    "FORMATS", "load_qa", "load_ranking", "load_chat", "load_corpus", "load_questions", "hub_records", "hub_rows",
+    "hub_location", "HUB_MIRROR_ENV",
     "sniff_record", "is_local",
 ]

@@ -45,6 +45,13 @@ def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = Fa
     return text
 
 
+def encode(tokenizer, text: str) -> list[int]:
+    """Token ids of a text made by :func:`render`: it already holds its special tokens (the template's,
+    or the BOS the plain format writes as text), so the tokenizer adds none. Training and scoring both
+    tokenise through here."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
 def prompt_text(tokenizer, messages: Sequence[dict]) -> str:
     """A prompt ending where the assistant's reply starts (used for scoring / generation)."""
     msgs = list(messages)

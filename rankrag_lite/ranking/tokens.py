@@ -14,26 +14,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankrag_lite import prompts
+from rankrag_lite.modeling import chat
 from rankrag_lite.errors import RankragError
 
 
 def has_chat_template(tokenizer) -> bool:
-    return bool(getattr(tokenizer, "chat_template", None))
+    return chat.has_template(tokenizer)
 
 
 def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
-    """Messages -> the prompt string, exactly as training renders them."""
-    if has_chat_template(tokenizer):
-        return tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=add_generation_prompt, tokenize=False
-        )
-    return prompts.render_chatqa(messages, add_generation_prompt=add_generation_prompt)
+    """Messages -> the prompt string, exactly as training renders them: one home,
+    :func:`rankrag_lite.modeling.chat.render` (chat template, or ChatQA plain text with BOS as text)."""
+    return chat.render(tokenizer, messages, add_generation_prompt=add_generation_prompt)
 
 
 def encode(tokenizer, text: str) -> list[int]:
-    """Token ids of a rendered prompt: a chat template already holds its special tokens;
-    the plain ChatQA text gets the tokenizer's own (e.g. BOS)."""
-    return tokenizer(text, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
+    """Token ids of a rendered prompt, as training tokenises it (:func:`rankrag_lite.modeling.chat.encode`:
+    the rendered text already holds its special tokens, BOS included, so none are added)."""
+    return chat.encode(tokenizer, text)
 
 
 @dataclass(frozen=True)
