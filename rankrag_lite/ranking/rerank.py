@@ -36,8 +36,11 @@ def _chunks(records: Iterable[dict], chunk_passages: int) -> Iterator[list[dict]
 
 
 def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passages: int = 1024,
-                   on_batch=None) -> Iterator[dict]:
-    """Yield each (normalised) record with its passages scored and re-sorted, best first."""
+                   on_batch=None, min_score: float | None = None) -> Iterator[dict]:
+    """Yield each (normalised) record with its passages scored and re-sorted, best first.
+
+    ``min_score``: keep only passages scoring at least this much (a record may be left with none);
+    each record then also carries ``best_score`` (its top score before the cut) and ``dropped``."""
     for chunk in _chunks(records, chunk_passages):
         seqs, where = [], []
         for r, rec in enumerate(chunk):
@@ -51,6 +54,11 @@ def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passag
         for rec in chunk:
             # stable sort: ties keep the first-stage order
             rec["passages"] = sorted(rec["passages"], key=lambda p: -p["rerank_score"])
+            if min_score is not None:
+                rec["best_score"] = rec["passages"][0]["rerank_score"] if rec["passages"] else None
+                kept = [p for p in rec["passages"] if p["rerank_score"] >= min_score]
+                rec["dropped"] = len(rec["passages"]) - len(kept)
+                rec["passages"] = kept
             yield rec
 
 
@@ -66,7 +74,7 @@ def count_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_
 def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | os.PathLike, *,
                 run_out: str | os.PathLike | None = None, fmt: str = "auto", corpus=None, queries=None,
                 top_k: int | None = None, tag: str = "rankrag", chunk_passages: int = 1024,
-                progress: bool = True, meta: dict | None = None) -> dict:
+                progress: bool = True, meta: dict | None = None, min_score: float | None = None) -> dict:
     """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
     ``.trec``). The input is validated in full before any scoring. Returns counts."""
     out = Path(out)
@@ -79,10 +87,22 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
             bar.update(task, visible=False)
         with atomic_write(out) as f_out, atomic_write(run_out) as f_run:
             for rec in rerank_records(scorer, records, chunk_passages=chunk_passages,
-                                      on_batch=lambda k: bar.advance(task, k)):
+                                      on_batch=lambda k: bar.advance(task, k), min_score=min_score):
                 if meta:
                     rec["reranker"] = meta
                 f_out.write(dumps(rec) + "\n")
                 for rank, p in enumerate(rec["passages"], start=1):
                     f_run.write(trec_line(rec["qid"], p["pid"], rank, p["rerank_score"], tag))
     return {"records": n_rec, "passages": n_pass, "out": str(out), "run": str(run_out)}
+
+
+def check_min_score(scorer: PTrueScorer, min_score: float | None, option: str = "--min-score") -> float | None:
+    """``min_score`` checked: a probability in [0, 1], and only for a calibrated scorer."""
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.ranking.calibration import check_probability
+
+    min_score = check_probability(min_score, option)
+    if min_score is not None and not scorer.calibrated:
+        raise RankragError(f"{option} needs a calibrated model: run rankrag-lite calibrate first "
+                           "(or pass --calibration FILE)")
+    return min_score
