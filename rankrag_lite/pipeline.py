@@ -44,15 +44,14 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
     ``abstain``: a question whose best calibrated passage score is below this probability is not
     answered; its prediction is ``abstain_text`` (``abstained: true``). With ``abstain`` every answer
     row carries ``best_score``. ``calibration``: as :class:`PTrueScorer` (``"auto"``: beside the model)."""
-    from rankrag_lite.ranking.calibration import check_probability
-
-    abstain = check_probability(abstain, "--abstain")
     from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.ranking.calibration import check_probability
     from rankrag_lite.ranking.rerank import rerank_file
     from rankrag_lite.ranking.scorer import PTrueScorer, check_method
     from rankrag_lite.retrieval import load_index
 
     check_method(score)
+    abstain = check_probability(abstain, "--abstain")
     if n < 1 or k < 1:
         raise RankragError("--n and --k must be at least 1")
     if k > n:

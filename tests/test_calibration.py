@@ -191,3 +191,34 @@ def test_rag_abstains_below_the_threshold(tmp_path, tiny_model, tiny_model_path)
     rows = [json.loads(x) for x in (tmp_path / "none" / "answers.jsonl").read_text().splitlines()]
     assert s["answers"]["abstained"] == 0 and s["calibrated"] is True
     assert all(not r["abstained"] and r["prediction"] != ABSTAIN_TEXT and r["top_pids"] for r in rows)
+
+
+@pytest.mark.slow
+def test_calibration_beside_the_model_is_found_and_claims_stay_raw(tmp_path, tiny_model, tiny_model_path):
+    import shutil
+
+    from rankrag_lite.generation import Answerer
+    from rankrag_lite.ranking.scorer import PTrueScorer
+
+    model, tok = tiny_model
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy2(f"{tiny_model_path}/config.json", folder / "config.json")
+    C.Calibration(3.0, -1.0, model=str(folder), fingerprint=C.model_fingerprint(folder)).save(folder / C.FILE_NAME)
+    pairs = [("Who wrote Hamlet?", "Hamlet is a tragedy by William Shakespeare.")]
+    claim = [("Hamlet was written by Shakespeare.", ["Hamlet is a tragedy by William Shakespeare."])]
+    before = getattr(model, "rankrag_source")
+    raw = PTrueScorer(model, tok, calibration=None).score(pairs)
+    raw_claim = Answerer(model, tok).verify_claims(claim)[0]["p_true"]
+    try:
+        model.rankrag_source = str(folder)  # as load_model(folder) would note it
+        auto = PTrueScorer(model, tok)
+        assert auto.calibrated and auto.score(pairs) == pytest.approx(C.Calibration(
+            3.0, -1.0, model="", fingerprint="").apply(raw), abs=1e-6)
+        # claim verification reads P(True) of another prompt: the ranking calibration is not applied
+        assert Answerer(model, tok).verify_claims(claim)[0]["p_true"] == pytest.approx(raw_claim, abs=1e-6)
+        (folder / "config.json").write_text("{}")  # another model now: the old file is refused
+        with pytest.raises(RankragError, match="fitted for model"):
+            PTrueScorer(model, tok)
+    finally:
+        model.rankrag_source = before
