@@ -158,7 +158,7 @@ def fit_platt(probs, labels, *, max_iter: int = 200) -> tuple[float, float]:
         return loss
 
     opt.step(closure)
-    return float(1.0 / log_inv_t.exp()), float(bias)
+    return float(1.0 / log_inv_t.detach().exp()), float(bias.detach())
 
 
 def ece(probs, labels, n_bins: int = 10) -> float:
