@@ -16,6 +16,8 @@ from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_dir, dumps, write_json
 from rankrag_lite.progress import log
 
+ABSTAIN_TEXT = "No answer in the retrieved passages."
+
 
 def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int | None = None) -> list[dict]:
     """``[{qid, question, answers}]`` from any QA source ``load_qa`` reads (TSV topics included)."""
@@ -54,16 +56,22 @@ def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
 def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathLike, out_dir: str | os.PathLike,
         *, n: int = 100, k: int = 5, fmt: str | None = None, limit: int | None = None, batch_size: int = 16,
         score: str = "true-false", max_new_tokens: int = 32, load_in_4bit: bool = False,
-        loaded: tuple | None = None, progress: bool = True, fusion=None) -> dict:
+        loaded: tuple | None = None, progress: bool = True, fusion=None, abstain: float | None = None,
+        abstain_text: str = ABSTAIN_TEXT, calibration="auto") -> dict:
     """Run the three stages; returns the summary written to ``summary.json``.
 
-    ``fusion`` (a :class:`~rankrag_lite.ranking.fusion.Fusion`): rank by BM25 fused with P(True)."""
+    ``fusion`` (a :class:`~rankrag_lite.ranking.fusion.Fusion`): rank by BM25 fused with P(True).
+    ``abstain``: a question whose best calibrated passage score is below this probability is not
+    answered; its prediction is ``abstain_text`` (``abstained: true``). With ``abstain`` every answer
+    row carries ``best_score``. ``calibration``: as :class:`PTrueScorer` (``"auto"``: beside the model)."""
     from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.ranking.calibration import check_probability
     from rankrag_lite.ranking.rerank import rerank_file
     from rankrag_lite.ranking.scorer import PTrueScorer, check_method
     from rankrag_lite.retrieval import load_index
 
     check_method(score)
+    abstain = check_probability(abstain, "--abstain")
     if n < 1 or k < 1:
         raise RankragError("--n and --k must be at least 1")
     if k > n:
@@ -76,7 +84,10 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
         log(f"loading model {model_name}")
         loaded = load_model(model_name, load_in_4bit=load_in_4bit)
     model, tok = loaded
-    scorer = PTrueScorer(model, tok, method=score, batch_size=batch_size)
+    scorer = PTrueScorer(model, tok, method=score, batch_size=batch_size, calibration=calibration)
+    if abstain is not None and not scorer.calibrated:
+        raise RankragError("--abstain needs a calibrated model: run rankrag-lite calibrate first "
+                           "(or pass --calibration FILE)")
     answerer = Answerer(model, tok, max_new_tokens=max_new_tokens, batch_size=max(1, batch_size // 2))
     times: dict[str, float] = {}
     with atomic_dir(out_dir) as tmp:
@@ -104,15 +115,62 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
                          meta={"model": str(model_name), "score": score}, fusion=fusion)
         times["rerank_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        ans = answer_file(answerer, tmp / "reranked.jsonl", tmp / "answers.jsonl", k=k, progress=progress,
-                          strict=False)
+        if abstain is None:
+            ans = answer_file(answerer, tmp / "reranked.jsonl", tmp / "answers.jsonl", k=k, progress=progress,
+                              strict=False)
+        else:
+            ans = _answer_or_abstain(answerer, tmp, k, abstain, abstain_text, progress)
         times["answer_s"] = time.perf_counter() - t0
         ans = count_unanswered(ans, [q for q in qs if q["qid"] in set(no_hits)], len(qs))
         summary = {
             "index": str(index_dir), "model": str(model_name), "questions": len(qs), "n": n, "k": k,
             "score": score, "fuse": fusion.label if fusion is not None else None,
             "max_new_tokens": max_new_tokens, "no_hits": no_hits,
+            "calibrated": scorer.calibrated, "abstain": abstain,
             "reranked_passages": rr["passages"], "answers": ans, "times": times,
         }
         write_json(tmp / "summary.json", summary)
+    return summary
+
+
+def _answer_or_abstain(answerer, tmp: Path, k: int, threshold: float, text: str, progress: bool) -> dict:
+    """Answer the reranked questions whose best score reaches ``threshold``; the others get ``text``.
+    Writes ``answers.jsonl`` in the reranked order, every row with ``best_score`` and ``abstained``."""
+    from rankrag_lite.generation import answer_file, answer_metrics, gold_answers
+    from rankrag_lite.io import iter_jsonl
+
+    records = list(iter_jsonl(tmp / "reranked.jsonl"))
+    best = {r["qid"]: max((p["rerank_score"] for p in r["passages"]), default=0.0) for r in records}
+    keep = [r for r in records if best[r["qid"]] >= threshold]
+    answered: dict[str, dict] = {}
+    if keep:
+        with open(tmp / "to_answer.jsonl", "w", encoding="utf-8") as f:
+            for r in keep:
+                f.write(dumps(r) + "\n")
+        answer_file(answerer, tmp / "to_answer.jsonl", tmp / "answered.jsonl", k=k, progress=progress, strict=False)
+        answered = {a["qid"]: a for a in iter_jsonl(tmp / "answered.jsonl")}
+        (tmp / "to_answer.jsonl").unlink()
+        (tmp / "answered.jsonl").unlink()
+    sums: dict[str, float] = {}
+    n_gold = 0
+    with open(tmp / "answers.jsonl", "w", encoding="utf-8") as f:
+        for r in records:
+            row = answered.get(r["qid"])
+            if row is None:
+                gold = gold_answers(r)
+                row = {"qid": r["qid"], "question": r["question"], "answers": gold, "prediction": text,
+                       "top_pids": [], **answer_metrics(text, gold)}
+            row.update(best_score=best[r["qid"]], abstained=r["qid"] not in answered)
+            m = answer_metrics(row["prediction"], row["answers"]) if not row["abstained"] else \
+                {key: 0.0 for key in answer_metrics(text, row["answers"])}
+            if m:
+                n_gold += 1
+                for key, v in m.items():
+                    sums[key] = sums.get(key, 0.0) + v
+            f.write(dumps(row) + "\n")
+    summary = {"count": len(records), "k": k, "task": "qa", "with_gold": n_gold, "answered": len(answered),
+               "abstained": len(records) - len(answered), "abstain_threshold": threshold}
+    if n_gold:
+        # abstaining where an answer exists counts as wrong
+        summary.update({key: v / n_gold for key, v in sums.items()})
     return summary

@@ -41,6 +41,9 @@ def copy(run: Path) -> None:
         shutil.copy2(run / "adapter" / name, ASSET / name)
     shutil.copy2(ROOT / "recipes" / "tiny-cpu.yaml", ASSET / "recipe.yaml")
     shutil.copy2(run / "summary.json", ASSET / "train_summary.json")
+    if (ASSET / "calibration.json").exists():  # fitted for the old weights: the scorer would refuse it
+        (ASSET / "calibration.json").unlink()
+        print("removed the old calibration.json: rerun bash scripts/calibration_report.sh")
     print(f"copied {run} -> {ASSET}")
 
 

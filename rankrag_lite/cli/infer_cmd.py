@@ -13,6 +13,7 @@ from rankrag_lite.ranking.fusion import parse_fuse
 
 FUSE_HELP = ("First stage fused with P(True): bm25 or bm25:W; per query W * z(BM25 score) + (1 - W) * "
              "z(logit P(True)); bm25 alone takes the W chosen on the dev sets (docs/results.md).")
+from rankrag_lite.pipeline import ABSTAIN_TEXT
 
 
 def register(app: typer.Typer) -> None:
@@ -45,10 +46,13 @@ def rerank_cmd(
     max_length: int = typer.Option(2048, "--max-length", min=64, help="Longest prompt in tokens (longer passages are cut)."),
     tag: str = typer.Option("rankrag", "--tag", help="Run tag in the TREC file."),
     fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Keep only passages whose calibrated P(relevant) is at least P (0-1); needs a calibration (rankrag-lite calibrate)."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration JSON to apply (default: calibration.json beside the model, when present)."),
 ) -> None:
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
-    from rankrag_lite.ranking.rerank import count_candidates, rerank_file
+    from rankrag_lite.ranking.calibration import check_probability, for_model
+    from rankrag_lite.ranking.rerank import check_min_score, count_candidates, rerank_file
     from rankrag_lite.ranking.scorer import PTrueScorer, check_method
 
     from rankrag_lite.io import output_lock
@@ -58,13 +62,19 @@ def rerank_cmd(
     if load_in_4bit:
         check_4bit()
     fusion = parse_fuse(fuse) if fuse is not None else None
+    check_probability(min_score, "--min-score")
+    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
     with output_lock(out), output_lock(run or out.with_suffix(".trec")):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
         m, tok = _load(model, load_in_4bit)
         max_length = check_max_length(m, max_length)
-        scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
+        scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length,
+                             calibration=cal)
+        check_min_score(scorer, min_score)
         res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
-                          top_k=top_k, tag=tag, meta={"model": model, "score": score}, fusion=fusion)
+                          top_k=top_k, tag=tag,
+                          meta={"model": model, "score": score, "calibrated": scorer.calibrated},
+                          fusion=fusion, min_score=min_score)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
 
@@ -123,12 +133,16 @@ def rag_cmd(
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
+    abstain: Optional[float] = typer.Option(None, "--abstain", help="Abstain when no candidate's calibrated P(relevant) reaches P (0-1, e.g. 0.5): the answer is --abstain-text; every answer row gets best_score. Needs a calibration."),
+    abstain_text: str = typer.Option(ABSTAIN_TEXT, "--abstain-text", help="The answer of a question abstained on."),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration JSON to apply (default: calibration.json beside the model, when present)."),
 ) -> None:
     """Retrieve -> rerank -> answer in one command, writing each stage's output."""
     import json
 
     from rankrag_lite.pipeline import rag
     from rankrag_lite.progress import console, log
+    from rankrag_lite.ranking.calibration import check_probability, for_model
     from rankrag_lite.ranking.scorer import check_method
 
     from rankrag_lite.io import output_lock
@@ -137,13 +151,16 @@ def rag_cmd(
     if load_in_4bit:
         check_4bit()
     fusion = parse_fuse(fuse) if fuse is not None else None
+    check_probability(abstain, "--abstain")
+    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
     with output_lock(out):
         summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
-                      max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit,
-                      fusion=fusion)
+                      max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion,
+                      abstain=abstain, abstain_text=abstain_text, calibration=cal)
     log(f"wrote {out}/candidates.jsonl, bm25.trec, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")
     a = summary["answers"]
-    console.print(json.dumps({k_: a[k_] for k_ in ("questions", "count", "no_hits", "em", "f1", "acc") if k_ in a}))
+    console.print(json.dumps({k_: a[k_] for k_ in ("questions", "count", "no_hits", "em", "f1", "acc", "abstained")
+                              if k_ in a}))
     if a.get("no_hits"):
         console.print(f"note: EM/F1/Acc are over all {a['questions']} questions asked; the {a['no_hits']} "
                       f"that retrieval found nothing for count as wrong")

@@ -79,7 +79,9 @@ class Answerer:
         from rankrag_lite.ranking.scorer import PTrueScorer
 
         if self._claim_scorer is None:
-            self._claim_scorer = PTrueScorer(self.model, self.tokenizer, batch_size=self.batch_size)
+            # calibration=None: a ranking calibration does not fit the claim-verification prompt
+            self._claim_scorer = PTrueScorer(self.model, self.tokenizer, batch_size=self.batch_size,
+                                             calibration=None)
         seqs = [encode(self.tokenizer, render(self.tokenizer, prompts.claim_verification(c, ps)))
                 for c, ps in items]
         probs = self._claim_scorer.score_encoded(seqs)

@@ -338,5 +338,6 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
         keep_4bit_trainable(model)
     if not for_training:
         model.eval()
+    model.rankrag_source = path  # the folder (or hub name) it came from: the scorer finds calibration.json there
     tok = load_tokenizer(tok_src)
     return model, tok

@@ -44,8 +44,13 @@ def final_score_key(fusion: Fusion | None) -> str:
 
 
 def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passages: int = 1024,
-                   on_batch=None, fusion: Fusion | None = None, where: str = "") -> Iterator[dict]:
-    """Yield each (normalised) record with its passages scored and re-sorted, best first."""
+                   on_batch=None, fusion: Fusion | None = None, where: str = "",
+                   min_score: float | None = None) -> Iterator[dict]:
+    """Yield each (normalised) record with its passages scored and re-sorted, best first.
+
+    ``fusion``: sort by the fused score (``fused_score``). ``min_score``: keep only passages whose
+    (calibrated) P(True) is at least this much (a record may be left with none); each record then
+    also carries ``best_score`` (its top P(True) before the cut) and ``dropped``."""
     key = final_score_key(fusion)
     for chunk in _chunks(records, chunk_passages):
         if fusion is not None:  # before any scoring: a record without first-stage scores is an error
@@ -66,6 +71,11 @@ def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passag
                     p["fused_score"] = f
             # stable sort: ties keep the first-stage order
             rec["passages"] = sorted(rec["passages"], key=lambda p: -p[key])
+            if min_score is not None:
+                rec["best_score"] = max((p["rerank_score"] for p in rec["passages"]), default=None)
+                kept = [p for p in rec["passages"] if p["rerank_score"] >= min_score]
+                rec["dropped"] = len(rec["passages"]) - len(kept)
+                rec["passages"] = kept
             yield rec
 
 
@@ -81,7 +91,8 @@ def count_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_
 def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | os.PathLike, *,
                 run_out: str | os.PathLike | None = None, fmt: str = "auto", corpus=None, queries=None,
                 top_k: int | None = None, tag: str = "rankrag", chunk_passages: int = 1024,
-                progress: bool = True, meta: dict | None = None, fusion: Fusion | None = None) -> dict:
+                progress: bool = True, meta: dict | None = None, fusion: Fusion | None = None,
+                min_score: float | None = None) -> dict:
     """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
     ``.trec``). The input is validated in full before any scoring. Returns counts."""
     out = Path(out)
@@ -99,10 +110,22 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
         with atomic_write(out) as f_out, atomic_write(run_out) as f_run:
             for rec in rerank_records(scorer, records, chunk_passages=chunk_passages,
                                       on_batch=lambda k: bar.advance(task, k), fusion=fusion,
-                                      where=str(input_path)):
+                                      where=str(input_path), min_score=min_score):
                 if meta or fusion is not None:
                     rec["reranker"] = {**(meta or {}), **({"fuse": fusion.label} if fusion else {})}
                 f_out.write(dumps(rec) + "\n")
                 for rank, p in enumerate(rec["passages"], start=1):
                     f_run.write(trec_line(rec["qid"], p["pid"], rank, p[key], tag))
     return {"records": n_rec, "passages": n_pass, "out": str(out), "run": str(run_out)}
+
+
+def check_min_score(scorer: PTrueScorer, min_score: float | None, option: str = "--min-score") -> float | None:
+    """``min_score`` checked: a probability in [0, 1], and only for a calibrated scorer."""
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.ranking.calibration import check_probability
+
+    min_score = check_probability(min_score, option)
+    if min_score is not None and not scorer.calibrated:
+        raise RankragError(f"{option} needs a calibrated model: run rankrag-lite calibrate first "
+                           "(or pass --calibration FILE)")
+    return min_score

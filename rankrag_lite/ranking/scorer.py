@@ -16,6 +16,11 @@ shares (system text up to ``Passage:``, about 60 tokens with SmolLM2's template)
 its key/value cache reused by every batch (``prefix_cache=True``): the suffix of each row is
 left-padded *after* the shared head, and the mask hides the gap, so each row computes exactly
 what it would alone. Scores do not depend on batch size or order (up to float rounding, < 1e-4).
+
+Calibration (``ranking/calibration.py``): with ``calibration="auto"`` (default) a ``calibration.json``
+beside the loaded model (``load_model`` notes the folder) is applied to every score, so scores are
+calibrated probabilities; one fitted for another model is an error. ``calibration=None`` gives raw
+P(True) (what ``calibrate`` fits on); a :class:`Calibration` is applied as given.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ class PTrueScorer:
     """
 
     def __init__(self, model, tokenizer, *, method: str = "true-false", batch_size: int = 16,
-                 claim: bool = False, max_length: int = 2048, prefix_cache: bool = True):
+                 claim: bool = False, max_length: int = 2048, prefix_cache: bool = True,
+                 calibration="auto"):
         if batch_size < 1:
             raise RankragError("batch size must be at least 1")
         self.model = model
@@ -59,6 +65,27 @@ class PTrueScorer:
         self.pad_id = int(pad)
         self.prefix: list[int] = self._shared_prefix() if prefix_cache else []
         self._prefix_kv = None
+        self.calibration = self._calibration(calibration)
+
+    def _calibration(self, calibration):
+        from rankrag_lite.ranking.calibration import Calibration, for_model
+
+        if calibration is None or isinstance(calibration, Calibration):
+            if calibration is not None:
+                calibration.check_model(calibration.fingerprint, calibration.model, "calibration",
+                                        self.method, self.claim)
+            return calibration
+        if calibration != "auto":
+            raise TypeError(f"calibration must be 'auto', None or a Calibration, not {calibration!r}")
+        source = getattr(self.model, "rankrag_source", None)
+        if source is None:
+            return None
+        cal = for_model(source, method=self.method, claim=self.claim, auto=True)
+        return cal
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibration is not None
 
     def _shared_prefix(self) -> list[int]:
         """Token ids that every ranking prompt starts with (found from two unrelated prompts)."""
@@ -113,7 +140,7 @@ class PTrueScorer:
                 start += len(idx)
                 if on_batch is not None:
                     on_batch(len(idx))
-        return out
+        return self.calibration.apply(out) if self.calibration is not None else out
 
     def _prefix_cache(self, batch: int):
         import copy

@@ -1,0 +1,74 @@
+"""``rankrag-lite calibrate``: fit temperature + bias scaling of P(True) on a labelled dev set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rankrag_lite.cli.common import guard
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate_cmd)
+
+
+@guard
+def calibrate_cmd(
+    model: str = typer.Option(..., "--model", help="Model folder, LoRA adapter folder, or smollm2-135m-rankrag."),
+    data: Path = typer.Option(..., "--data", help="Labelled dev set evaluate reads (2Wiki/HotpotQA distractor file, TREC DL, BEIR, candidates JSONL with is_gold)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Calibration JSON to write (default: calibration.json inside the model folder, where the scorer finds it)."),
+    fmt: str = typer.Option("auto", "--format", help="Format of --data (as evaluate --format)."),
+    qrels: Optional[Path] = typer.Option(None, "--qrels", help="Qrels for --data (TREC DL / BEIR / candidates)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions (the first half fits, the second half is the held-out report)."),
+    passages: Optional[int] = typer.Option(None, "--passages", min=1, help="Only each question's first N candidates."),
+    score: str = typer.Option("true-false", "--score", help="true-false or true-vocab (the calibration is for this score only)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
+    bins: int = typer.Option(10, "--bins", min=2, help="Equal-width bins of the ECE and the reliability diagram."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Reliability diagram PNG of the held-out split (default: --out with .png)."),
+    scores: Optional[Path] = typer.Option(None, "--scores", help="Also write every pair's raw and calibrated score (JSONL)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+) -> None:
+    """Fit P(True) calibration on half of a dev set; report ECE / Brier before and after on the other half."""
+    import json
+
+    from rankrag_lite.cli.infer_cmd import _load, check_4bit
+    from rankrag_lite.evaluation import load_eval_set
+    from rankrag_lite.io import atomic_write, dumps
+    from rankrag_lite.modeling.loading import resolve_model
+    from rankrag_lite.progress import console, log
+    from rankrag_lite.ranking import calibration as C
+    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+
+    check_method(score)
+    check_4bit(load_in_4bit)
+    out = out if out is not None else C.default_path(model)
+    plot = plot if plot is not None else out.with_suffix(".png")
+    es = load_eval_set(data, fmt, qrels=str(qrels) if qrels else None, limit=limit)
+    rows = C.labelled_pairs(es, passages)
+    if len({r["label"] for r in rows if r["split"] == "fit"}) < 2:
+        from rankrag_lite.errors import RankragError
+
+        raise RankragError(f"{data}: the fitting split needs both relevant and non-relevant passages")
+    m, tok = _load(model, load_in_4bit)
+    scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, calibration=None)
+    log(f"scoring {len(rows):,} pairs of {len({r['qid'] for r in rows})} questions")
+    cal, raw = C.calibrate_pairs(scorer, rows, model=model, fingerprint=C.model_fingerprint(resolve_model(model)),
+                                 data=str(data), n_bins=bins)
+    after = cal.apply(raw)
+    held = [i for i, r in enumerate(rows) if r["split"] == "heldout"] or list(range(len(rows)))
+    labels = [rows[i]["label"] for i in held]
+    C.plot_reliability({"raw P(True)": ([raw[i] for i in held], labels),
+                        "calibrated": ([after[i] for i in held], labels)}, plot, n_bins=bins,
+                       title=f"Reliability, held-out split ({len(held)} pairs)")
+    if scores is not None:
+        with atomic_write(scores) as f:
+            for r, s_raw, s_cal in zip(rows, raw, after):
+                f.write(dumps({"qid": r["qid"], "pid": r["pid"], "split": r["split"], "label": r["label"],
+                               "raw": s_raw, "calibrated": s_cal}) + "\n")
+    cal.fit["plot"] = str(plot)
+    cal.save(out)
+    console.print(json.dumps({"temperature": round(cal.temperature, 4), "bias": round(cal.bias, 4),
+                              **{s: cal.fit[s] for s in ("fit", "heldout") if s in cal.fit}}))
+    log(f"wrote {out} and {plot}")

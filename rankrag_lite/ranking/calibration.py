@@ -1,0 +1,314 @@
+"""Calibrated relevance: Platt (temperature + bias) scaling of the P("True") logit.
+
+The scorer's P(True) is a softmax over the "True"/"False" logits, so its logit
+``z = log P(True) - log P(False)`` is exactly the difference of those two logits. A calibration maps it to
+``sigmoid(z / T + b)`` (``T > 0``: the order of passages never changes), fitted by minimising the
+log-loss on labelled (question, passage, relevant?) pairs (``torch.optim.LBFGS``).
+
+A calibration file (JSON) records the model it was fitted for, as a fingerprint of the model's files
+(:func:`model_fingerprint`), the score method and prompt, and the before/after numbers of the
+held-out split. It lives beside the model (``<model folder>/calibration.json``; for the shipped
+adapter inside ``rankrag_lite/assets/smollm2-135m-rankrag/``); the scorer applies it when present.
+A file fitted for another model is an error, never silently applied.
+
+Metrics: expected calibration error (equal-width bins, weighted by bin size), Brier score, and the
+reliability diagram (PNG, matplotlib).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rankrag_lite.errors import RankragError
+
+FILE_NAME = "calibration.json"
+EPS = 1e-7
+
+
+def check_probability(value: float | None, option: str) -> float | None:
+    """``value`` if it lies in [0, 1] (``None`` passes), else a one-line error naming ``option``."""
+    if value is None:
+        return None
+    if not (0.0 <= float(value) <= 1.0) or math.isnan(float(value)):
+        raise RankragError(f"{option} must be a probability in [0, 1], got {value}")
+    return float(value)
+
+
+def to_logit(probs) -> np.ndarray:
+    """``log p - log(1 - p)`` (clipped away from 0 and 1: float32 softmax saturates)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def model_fingerprint(model_dir: str | os.PathLike) -> str:
+    """A short hash of the files that define a model folder's weights (adapter or full model).
+
+    Hashes ``adapter_model.safetensors`` for a LoRA adapter, else ``config.json`` plus the names and
+    sizes of the weight files (hashing gigabytes of weights on every load would be slow). A hub name
+    (no folder) is its own fingerprint.
+    """
+    path = Path(model_dir)
+    if not path.is_dir():
+        return f"hub:{model_dir}"
+    h = hashlib.sha256()
+    adapter = path / "adapter_model.safetensors"
+    if adapter.exists():
+        h.update((path / "adapter_config.json").read_bytes() if (path / "adapter_config.json").exists() else b"")
+        with open(adapter, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    else:
+        if (path / "config.json").exists():
+            h.update((path / "config.json").read_bytes())
+        for w in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")) + sorted(path.glob("*.gguf")):
+            h.update(f"{w.name}:{w.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Calibration:
+    """``p' = sigmoid(z / temperature + bias)`` with ``z`` the P(True) logit."""
+
+    temperature: float
+    bias: float
+    model: str  # the --model it was fitted with (for messages)
+    fingerprint: str  # model_fingerprint of the resolved model folder
+    method: str = "true-false"
+    claim: bool = False
+    fit: dict = field(default_factory=dict)  # data, pairs, before/after metrics
+
+    def __post_init__(self):
+        if not (self.temperature > 0) or not math.isfinite(self.temperature) or not math.isfinite(self.bias):
+            raise ValueError(f"temperature must be positive and finite, bias finite: {self.temperature}, {self.bias}")
+
+    def apply(self, probs) -> list[float]:
+        """Calibrated probabilities of raw P(True) scores (same order)."""
+        z = to_logit(probs)
+        return [float(v) for v in _sigmoid(z / self.temperature + self.bias)]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from rankrag_lite.io import write_json
+
+        path = Path(path)
+        write_json(path, {"kind": "rankrag-lite calibration", **asdict(self)})
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Calibration":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RankragError(f"calibration file not found: {path}") from None
+        except ValueError as e:
+            raise RankragError(f"{path}: not a calibration file (bad JSON: {e})") from None
+        if not isinstance(data, dict) or data.get("kind") != "rankrag-lite calibration":
+            raise RankragError(f"{path}: not a calibration file (no 'kind': 'rankrag-lite calibration')")
+        try:
+            return cls(temperature=float(data["temperature"]), bias=float(data["bias"]), model=str(data["model"]),
+                       fingerprint=str(data["fingerprint"]), method=str(data.get("method", "true-false")),
+                       claim=bool(data.get("claim", False)), fit=dict(data.get("fit") or {}))
+        except (KeyError, TypeError, ValueError) as e:
+            raise RankragError(f"{path}: bad calibration file ({type(e).__name__}: {e})") from None
+
+    def check_model(self, fingerprint: str, model: str, where: str | os.PathLike, method: str, claim: bool) -> None:
+        """One-line error when this calibration was fitted for another model, score or prompt."""
+        if self.fingerprint != fingerprint:
+            raise RankragError(
+                f"{where}: calibration fitted for model {self.model!r} ({self.fingerprint}), not for {model!r} "
+                f"({fingerprint}); rerun rankrag-lite calibrate for this model"
+            )
+        if self.method != method or self.claim != claim:
+            raise RankragError(
+                f"{where}: calibration fitted for --score {self.method}{' (claim prompt)' if self.claim else ''}, "
+                f"not {method}{' (claim prompt)' if claim else ''}"
+            )
+
+
+def fit_platt(probs, labels, *, max_iter: int = 200) -> tuple[float, float]:
+    """(temperature, bias) minimising the log-loss of ``sigmoid(z / T + b)`` on 0/1 ``labels``."""
+    import torch
+
+    z = torch.as_tensor(to_logit(probs), dtype=torch.float64)
+    y = torch.as_tensor(np.asarray(labels, dtype=np.float64))
+    if z.numel() != y.numel():
+        raise ValueError(f"{z.numel()} scores but {y.numel()} labels")
+    if z.numel() == 0 or float(y.min()) == float(y.max()):
+        raise RankragError("calibration needs both relevant and non-relevant pairs in the fitting split")
+    log_inv_t = torch.zeros((), dtype=torch.float64, requires_grad=True)  # 1/T = exp(.) > 0
+    bias = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_inv_t, bias], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(z * log_inv_t.exp() + bias, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(1.0 / log_inv_t.detach().exp()), float(bias.detach())
+
+
+def ece(probs, labels, n_bins: int = 10) -> float:
+    """Expected calibration error: sum over equal-width bins of |mean p - mean y| x bin share."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if p.size == 0:
+        raise ValueError("ece of no scores")
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in range(n_bins):
+        m = bins == b
+        if m.any():
+            total += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(total)
+
+
+def brier(probs, labels) -> float:
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if p.size == 0:
+        raise ValueError("brier of no scores")
+    return float(np.mean((p - y) ** 2))
+
+
+def reliability(probs, labels, n_bins: int = 10) -> list[dict]:
+    """Per bin: range, count, mean predicted probability, fraction relevant."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    out = []
+    for b in range(n_bins):
+        m = bins == b
+        out.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "count": int(m.sum()),
+                    "mean_p": float(p[m].mean()) if m.any() else None,
+                    "frac_relevant": float(y[m].mean()) if m.any() else None})
+    return out
+
+
+def metrics(probs, labels, n_bins: int = 10) -> dict:
+    return {"pairs": len(labels), "positives": int(np.sum(labels)), "ece": ece(probs, labels, n_bins),
+            "brier": brier(probs, labels)}
+
+
+def plot_reliability(curves: dict[str, tuple], path: str | os.PathLike, n_bins: int = 10,
+                     title: str = "Reliability of P(True)") -> Path:
+    """Reliability diagram PNG: one line per ``name -> (probs, labels)``, the diagonal for reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rankrag_lite.io import atomic_write
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
+    for name, (probs, labels) in curves.items():
+        rows = [r for r in reliability(probs, labels, n_bins) if r["count"]]
+        ax.plot([r["mean_p"] for r in rows], [r["frac_relevant"] for r in rows], marker="o",
+                label=f"{name} (ECE {ece(probs, labels, n_bins):.3f})")
+    ax.set_xlabel("predicted P(relevant)")
+    ax.set_ylabel("fraction relevant")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_write(path, mode="wb") as f:
+        fig.savefig(f, format="png")
+    plt.close(fig)
+    return path
+
+
+# -- finding the calibration of a model ----------------------------------------------------
+def model_dir(model: str | os.PathLike) -> Path | None:
+    """The local folder of ``--model`` (``None`` for a hub name)."""
+    from rankrag_lite.modeling.loading import resolve_model
+
+    path = Path(resolve_model(model))
+    return path if path.is_dir() else None
+
+
+def default_path(model: str | os.PathLike) -> Path:
+    """Where ``calibrate`` stores a model's calibration: inside its folder."""
+    d = model_dir(model)
+    if d is None:
+        raise RankragError(f"model {model!r} is a hub name, not a folder: give calibrate --out FILE")
+    return d / FILE_NAME
+
+
+def for_model(model: str | os.PathLike, path: str | os.PathLike | None = None, *, method: str = "true-false",
+              claim: bool = False, auto: bool = False) -> Calibration | None:
+    """The calibration to apply for ``model``: ``path`` if given (must exist and match), else the
+    ``calibration.json`` beside the model when present (must match), else ``None``.
+
+    ``auto``: the file beside the model is skipped (``None``) when it was fitted for another score
+    method or prompt (the claim scorer of a QA-calibrated model); another model is still an error."""
+    from rankrag_lite.modeling.loading import resolve_model
+
+    resolved = resolve_model(model)
+    if path is None:
+        d = Path(resolved)
+        if not d.is_dir() or not (d / FILE_NAME).exists():
+            return None
+        path = d / FILE_NAME
+    cal = Calibration.load(path)
+    if auto and (cal.method != method or cal.claim != claim):
+        return None
+    cal.check_model(model_fingerprint(resolved), str(model), path, method, claim)
+    return cal
+
+
+# -- the calibrate workflow: an evaluation set -> labelled pairs -> fit on one half, report on the other
+def labelled_pairs(es, passages: int | None = None) -> list[dict]:
+    """``{qid, pid, question, passage, label, split}`` for each question's first ``passages`` candidates;
+    the first half of the questions is the fitting split, the rest the held-out split."""
+    items = [it for it in es.items if it.qrels]
+    if len(items) < 2:
+        raise RankragError(f"{es.name}: calibration needs at least 2 questions with gold labels, got {len(items)}")
+    half = (len(items) + 1) // 2
+    rows = []
+    for i, it in enumerate(items):
+        for p in it.passages[:passages]:
+            rows.append({"qid": it.qid, "pid": p["pid"], "question": it.question, "passage": p,
+                         "label": int(it.qrels.get(p["pid"], 0) >= es.rel_level),
+                         "split": "fit" if i < half else "heldout"})
+    return rows
+
+
+def calibrate_pairs(scorer, rows: list[dict], *, model: str, fingerprint: str, data: str = "",
+                    n_bins: int = 10) -> tuple[Calibration, list[float]]:
+    """Score ``rows`` raw (the scorer must carry no calibration), fit on ``split == 'fit'`` and
+    measure ECE / Brier before and after on both splits. Returns the calibration and the raw scores."""
+    if scorer.calibration is not None:
+        raise ValueError("calibrate_pairs needs a scorer without calibration (raw P(True))")
+    raw = scorer.score([(r["question"], r["passage"]) for r in rows])
+    fit_i = [i for i, r in enumerate(rows) if r["split"] == "fit"]
+    held_i = [i for i, r in enumerate(rows) if r["split"] == "heldout"]
+    y = np.asarray([r["label"] for r in rows])
+    t, b = fit_platt([raw[i] for i in fit_i], y[fit_i])
+    cal = Calibration(temperature=t, bias=b, model=model, fingerprint=fingerprint, method=scorer.method,
+                      claim=scorer.claim)
+    after = cal.apply(raw)
+    report = {"data": data, "questions": {s: len({rows[i]["qid"] for i in idx})
+                                          for s, idx in (("fit", fit_i), ("heldout", held_i))}}
+    for s, idx in (("fit", fit_i), ("heldout", held_i)):
+        if idx:
+            report[s] = {"before": metrics([raw[i] for i in idx], y[idx], n_bins),
+                         "after": metrics([after[i] for i in idx], y[idx], n_bins)}
+    report["bins"] = n_bins
+    cal.fit = report
+    return cal, raw
