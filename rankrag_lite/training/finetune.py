@@ -22,7 +22,6 @@ length-grouped. TRL's fused LM head projects only the positions whose label is t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -309,6 +308,3 @@ def _save_merged(model, tok, dest: Path, backend: str, on_cuda: bool,
     merged.save_pretrained(str(dest), safe_serialization=True)
     tok.save_pretrained(str(dest))
 
-
-def stage_dataclass_dict(cfg: StageConfig) -> dict:
-    return dataclasses.asdict(cfg)
