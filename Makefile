@@ -10,7 +10,7 @@ OUT ?= demo-out
 UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow wheel hf_transfer \
 	pydantic json5 structlog nest-asyncio
 
-.PHONY: setup test test-fast demo clean
+.PHONY: setup test test-fast wheel-smoke demo clean
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,12 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) wheel-smoke
+
+# The built wheel, installed into a fresh venv (dependencies borrowed from $(VENV), the kit from the
+# wheel only): `rankrag-lite --help` and one rerank with the adapter shipped in the wheel.
+wheel-smoke: setup
+	VENV=$(VENV) bash scripts/wheel_smoke.sh
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

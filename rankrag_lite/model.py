@@ -90,7 +90,7 @@ class RankRAG:
         self.max_length = max_length
         #: the P("True") scorer of the ranking prompt (``encode_pair`` / ``score_encoded`` for bulk use)
         self.scorer = PTrueScorer(model, tokenizer, method=score, batch_size=batch_size, max_length=max_length)
-        self._answerers: dict[int, object] = {}
+        self._answerers: dict[tuple[int, int], object] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, load_in_4bit: bool = False,
@@ -176,18 +176,23 @@ class RankRAG:
         return results[:top_k]
 
     # -- answering -------------------------------------------------------------------------
-    def _answerer(self, max_new_tokens: int):
+    def _answerer(self, max_new_tokens: int, batch_size: int | None = None):
         from rankrag_lite.generation.answerer import Answerer
 
         _check_positive(max_new_tokens, "max_new_tokens")
-        if max_new_tokens not in self._answerers:
-            self._answerers[max_new_tokens] = Answerer(self.model, self.tokenizer, max_new_tokens=max_new_tokens,
-                                                       batch_size=max(1, self.batch_size // 2))
-        return self._answerers[max_new_tokens]
+        # generation holds a key/value cache per row: half the scoring batch by default
+        batch_size = max(1, self.batch_size // 2) if batch_size is None else _check_positive(batch_size, "batch_size")
+        key = (max_new_tokens, batch_size)
+        if key not in self._answerers:
+            self._answerers[key] = Answerer(self.model, self.tokenizer, max_new_tokens=max_new_tokens,
+                                            batch_size=batch_size)
+        return self._answerers[key]
 
-    def answerer(self, max_new_tokens: int = 32):
-        """The :class:`~rankrag_lite.generation.answerer.Answerer` of this model (for bulk use)."""
-        return self._answerer(max_new_tokens)
+    def answerer(self, max_new_tokens: int = 32, batch_size: int | None = None):
+        """The :class:`~rankrag_lite.generation.answerer.Answerer` of this model (for bulk use; the
+        CLI's ``answer`` and ``rag``). ``batch_size``: prompts per generate call (default: half the
+        scoring batch)."""
+        return self._answerer(max_new_tokens, batch_size)
 
     def answer(self, question: str, passages: Sequence, k: int = 5, max_new_tokens: int = 32) -> str:
         """A short answer from the first ``k`` passages in the given order (rank them first, or use

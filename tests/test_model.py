@@ -91,3 +91,4 @@ def test_with_settings_shares_the_weights(shipped_rankrag):
     assert RankRAG.wrap((other.model, other.tokenizer), batch_size=3).scorer.batch_size == 3
     with pytest.raises(TypeError):
         RankRAG.wrap("smollm2-135m")
+

@@ -32,12 +32,12 @@ def check_4bit(load_in_4bit: bool) -> None:
         raise RankragError("--load-in-4bit needs bitsandbytes: pip install 'rankrag-lite[gpu]'")
 
 
-def _load(model: str, load_in_4bit: bool):
-    from rankrag_lite.modeling.loading import load_model
+def _load(model: str, load_in_4bit: bool, **settings):
+    from rankrag_lite.model import RankRAG
     from rankrag_lite.progress import log
 
     log(f"loading model {model}" + (" in 4-bit" if load_in_4bit else ""))
-    return load_model(model, load_in_4bit=load_in_4bit)
+    return RankRAG.from_pretrained(model, load_in_4bit=load_in_4bit, **settings)
 
 
 @guard
@@ -59,14 +59,13 @@ def rerank_cmd(
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
     from rankrag_lite.ranking.rerank import count_candidates, rerank_file
-    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+    from rankrag_lite.ranking.scorer import check_method
 
     check_method(score)
     check_4bit(load_in_4bit)
     n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
-    m, tok = _load(model, load_in_4bit)
-    scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length)
-    res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries, top_k=top_k,
+    m = _load(model, load_in_4bit, batch_size=batch_size, score=score, max_length=max_length)
+    res = rerank_file(m.scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries, top_k=top_k,
                       tag=tag, meta={"model": model, "score": score})
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
@@ -86,7 +85,7 @@ def answer_cmd(
     import json
 
     from rankrag_lite.errors import RankragError
-    from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.generation import answer_file
     from rankrag_lite.generation.answer_file import TASKS, _records
     from rankrag_lite.progress import console
 
@@ -99,9 +98,8 @@ def answer_cmd(
         raise RankragError(f"input file not found: {input}")
     for _ in _records(input, k):  # validate before loading the model
         pass
-    m, tok = _load(model, load_in_4bit)
-    res = answer_file(Answerer(m, tok, max_new_tokens=max_new_tokens, batch_size=batch_size), input, out,
-                      k=k, task=task)
+    m = _load(model, load_in_4bit)
+    res = answer_file(m.answerer(max_new_tokens, batch_size=batch_size), input, out, k=k, task=task)
     console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
     if res.get("metrics"):
         for name, note in res["metrics"].items():
