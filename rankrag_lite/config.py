@@ -1,8 +1,8 @@
 """Recipe files (YAML): loading and strict validation into dataclasses.
 
 A recipe has top-level sections, each validated by the module that owns it:
-``blend`` (rankrag_lite.data.blend), ``finetune`` (rankrag_lite.training), ``inference``
-(rankrag_lite.ranking / generation) and ``evaluate``. Unknown keys and wrong types are one-line
+``blend`` (rankrag_lite.data.blend) and ``finetune`` (rankrag_lite.training), besides ``name``,
+``description`` and ``seed``. Unknown keys (at the top level too) and wrong types are one-line
 errors naming the key.
 """
 
@@ -19,7 +19,9 @@ import yaml
 
 from rankrag_lite.errors import RankragError
 
-TOP_LEVEL_KEYS = {"name", "description", "seed", "blend", "finetune", "inference", "evaluate"}
+#: what a recipe may hold: only sections some module reads (inference and evaluation settings are
+#: command-line options, not recipe sections)
+TOP_LEVEL_KEYS = {"name", "description", "seed", "blend", "finetune"}
 
 
 def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
@@ -133,6 +135,3 @@ def _dataclass_of(tp):
                 return a
     return None
 
-
-def to_dict(obj) -> dict:
-    return dataclasses.asdict(obj)

@@ -56,18 +56,21 @@ def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
 def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathLike, out_dir: str | os.PathLike,
         *, n: int = 100, k: int = 5, fmt: str | None = None, limit: int | None = None, batch_size: int = 16,
         score: str = "true-false", max_new_tokens: int = 32, load_in_4bit: bool = False,
-        loaded: tuple | None = None, progress: bool = True, fusion=None, abstain: float | None = None,
+        loaded=None, progress: bool = True, fusion=None, abstain: float | None = None,
         abstain_text: str = ABSTAIN_TEXT, calibration="auto") -> dict:
     """Run the three stages; returns the summary written to ``summary.json``.
 
+    ``loaded``: an already loaded :class:`~rankrag_lite.RankRAG` (or ``(model, tokenizer)``) to use
+    instead of loading ``model_name``; ``batch_size`` and ``score`` apply to it.
     ``fusion`` (a :class:`~rankrag_lite.ranking.fusion.Fusion`): rank by BM25 fused with P(True).
     ``abstain``: a question whose best calibrated passage score is below this probability is not
     answered; its prediction is ``abstain_text`` (``abstained: true``). With ``abstain`` every answer
     row carries ``best_score``. ``calibration``: as :class:`PTrueScorer` (``"auto"``: beside the model)."""
-    from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.generation import answer_file
+    from rankrag_lite.model import RankRAG
     from rankrag_lite.ranking.calibration import check_probability
     from rankrag_lite.ranking.rerank import rerank_file
-    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+    from rankrag_lite.ranking.scorer import check_method
     from rankrag_lite.retrieval import load_index
 
     check_method(score)
@@ -79,16 +82,16 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
     qs = read_questions(questions, fmt, limit)
     index = load_index(index_dir)
     if loaded is None:
-        from rankrag_lite.modeling.loading import load_model
-
         log(f"loading model {model_name}")
-        loaded = load_model(model_name, load_in_4bit=load_in_4bit)
-    model, tok = loaded
-    scorer = PTrueScorer(model, tok, method=score, batch_size=batch_size, calibration=calibration)
+        model = RankRAG.from_pretrained(model_name, load_in_4bit=load_in_4bit, batch_size=batch_size, score=score,
+                                        calibration=calibration)
+    else:
+        model = RankRAG.wrap(loaded, batch_size=batch_size, score=score, calibration=calibration)
+    scorer = model.scorer
     if abstain is not None and not scorer.calibrated:
         raise RankragError("--abstain needs a calibrated model: run rankrag-lite calibrate first "
                            "(or pass --calibration FILE)")
-    answerer = Answerer(model, tok, max_new_tokens=max_new_tokens, batch_size=max(1, batch_size // 2))
+    answerer = model.answerer(max_new_tokens)
     times: dict[str, float] = {}
     with atomic_dir(out_dir) as tmp:
         tmp = Path(tmp)

@@ -38,3 +38,11 @@ def tiny_model(tiny_model_path):
     torch.manual_seed(0)
     model, tok = load_model(tiny_model_path, device="cpu")
     return model, tok
+
+
+@pytest.fixture(scope="session")
+def shipped_rankrag():
+    """The shipped adapter (``smollm2-135m-rankrag``, merged on its base) as a :class:`RankRAG`, fp32 CPU."""
+    from rankrag_lite import RankRAG
+
+    return RankRAG.from_pretrained("smollm2-135m-rankrag", device="cpu")

@@ -18,7 +18,6 @@ from rankrag_lite.answers import has_answer, normalize_question
 from rankrag_lite.cli import app
 from rankrag_lite.data import blend as B
 from rankrag_lite.data.sources import load_qa
-from rankrag_lite.errors import RankragError
 
 D = Path(__file__).parent / "fixtures" / "blend_data"
 RECIPES = Path(__file__).parent.parent / "recipes"

@@ -1,6 +1,6 @@
 """The unsloth backend's code path on CPU (Unsloth 2026.10.9 trains on CPU through its CPU backend).
 
-Runs only where unsloth is installed (``make setup-unsloth``). The run happens in a subprocess:
+Runs only where unsloth is installed (``make setup``). The run happens in a subprocess:
 importing Unsloth patches transformers / TRL for the whole process, which must not leak into the
 other tests.
 """

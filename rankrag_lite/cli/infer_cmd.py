@@ -22,12 +22,12 @@ def register(app: typer.Typer) -> None:
     app.command("rag")(rag_cmd)
 
 
-def _load(model: str, load_in_4bit: bool):
-    from rankrag_lite.modeling.loading import load_model
+def _load(model: str, load_in_4bit: bool, **settings):
+    from rankrag_lite.model import RankRAG
     from rankrag_lite.progress import log
 
     log(f"loading model {model}" + (" in 4-bit" if load_in_4bit else ""))
-    return load_model(model, load_in_4bit=load_in_4bit)
+    return RankRAG.from_pretrained(model, load_in_4bit=load_in_4bit, **settings)
 
 
 @guard
@@ -53,7 +53,7 @@ def rerank_cmd(
     from rankrag_lite.progress import log
     from rankrag_lite.ranking.calibration import check_probability, for_model
     from rankrag_lite.ranking.rerank import check_min_score, count_candidates, rerank_file
-    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+    from rankrag_lite.ranking.scorer import check_method
 
     from rankrag_lite.io import output_lock
     from rankrag_lite.modeling.loading import check_max_length
@@ -66,14 +66,12 @@ def rerank_cmd(
     cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
     with output_lock(out), output_lock(run or out.with_suffix(".trec")):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
-        m, tok = _load(model, load_in_4bit)
-        max_length = check_max_length(m, max_length)
-        scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, max_length=max_length,
-                             calibration=cal)
-        check_min_score(scorer, min_score)
-        res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
+        m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
+        m = m.with_settings(max_length=check_max_length(m.model, max_length))
+        check_min_score(m.scorer, min_score)
+        res = rerank_file(m.scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
                           top_k=top_k, tag=tag,
-                          meta={"model": model, "score": score, "calibrated": scorer.calibrated},
+                          meta={"model": model, "score": score, "calibrated": m.scorer.calibrated},
                           fusion=fusion, min_score=min_score)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
@@ -93,7 +91,7 @@ def answer_cmd(
     import json
 
     from rankrag_lite.errors import RankragError
-    from rankrag_lite.generation import Answerer, answer_file
+    from rankrag_lite.generation import answer_file
     from rankrag_lite.generation.answer_file import TASKS, _records
     from rankrag_lite.progress import console
 
@@ -110,9 +108,8 @@ def answer_cmd(
     with output_lock(out):
         for _ in _records(input, k):  # validate before loading the model
             pass
-        m, tok = _load(model, load_in_4bit)
-        res = answer_file(Answerer(m, tok, max_new_tokens=max_new_tokens, batch_size=batch_size), input, out,
-                          k=k, task=task)
+        m = _load(model, load_in_4bit)
+        res = answer_file(m.answerer(max_new_tokens, batch_size=batch_size), input, out, k=k, task=task)
     console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
     if res.get("metrics"):
         for name, note in res["metrics"].items():

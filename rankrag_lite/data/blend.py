@@ -45,7 +45,7 @@ from rankrag_lite import prompts
 from rankrag_lite.answers import has_answer, normalize_question
 from rankrag_lite.config import from_dict, load_recipe, section
 from rankrag_lite.data import sources as S
-from rankrag_lite.data.schemas import Passage, RankingItem
+from rankrag_lite.data.schemas import Passage
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_dir, dumps, sha256_file, write_json
 from rankrag_lite.progress import log, track

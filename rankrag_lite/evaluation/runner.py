@@ -66,10 +66,11 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     setting, ``MODEL+bm25:W``, its P(True) fused with the first-stage BM25 score (the given scores of
     a retrieval run, else BM25 over each question's candidates).
 
-    ``loaded`` maps a model name to an already loaded ``(model, tokenizer)`` (tests, notebooks).
+    ``loaded`` maps a model name to an already loaded :class:`~rankrag_lite.RankRAG` or
+    ``(model, tokenizer)`` (tests, notebooks).
     Returns the summary that is written as ``metrics.json``.
     """
-    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+    from rankrag_lite.ranking.scorer import check_method
 
     check_method(score)
     baselines = list(default_baselines(es) if baselines is None else baselines)
@@ -94,12 +95,13 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     loaded = dict(loaded or {})
 
     def get_model(name: str):
-        if name not in loaded:
-            from rankrag_lite.modeling.loading import load_model
+        from rankrag_lite.model import RankRAG
 
+        if name not in loaded:
             log(f"loading model {name}")
-            loaded[name] = load_model(name, load_in_4bit=load_in_4bit)
-        return loaded[name]
+            loaded[name] = RankRAG.from_pretrained(name, load_in_4bit=load_in_4bit, batch_size=batch_size,
+                                                   score=score)
+        return RankRAG.wrap(loaded[name], batch_size=batch_size, score=score)
 
     rankings: list[Ranking] = []
     names: set[str] = set()
@@ -120,9 +122,7 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     model_names: dict[str, str] = {}
     for m in models:
         label = _unique(model_label(m), names)
-        model, tok = get_model(m)
-        scorer = PTrueScorer(model, tok, method=score, batch_size=batch_size)
-        rankings.append(rank_model(es, scorer, label, progress=progress))
+        rankings.append(rank_model(es, get_model(m).scorer, label, progress=progress))
         names.add(label)
         model_names[label] = m
     if fuse and model_names:
@@ -180,11 +180,10 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
 
     answers_by: dict[str, dict[str, dict]] = {}
     if answer:
-        from rankrag_lite.generation import METRIC_NOTES, Answerer, answer_metrics
+        from rankrag_lite.generation import METRIC_NOTES, answer_metrics
 
         a_model = answer_model or models[0]
-        model, tok = get_model(a_model)
-        answerer = Answerer(model, tok, max_new_tokens=max_new_tokens, batch_size=max(1, batch_size // 2))
+        answerer = get_model(a_model).answerer(max_new_tokens)
         by_name = {r.name: r for r in rankings}
         default_from = [n for n, m in model_names.items() if m == a_model] or [rankings[-1].name]
         sources = list(answer_from or default_from)

@@ -26,10 +26,6 @@ def has_template(tokenizer) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def has_generation_markers(template: str | None) -> bool:
-    return bool(template) and "{% generation %}" in template.replace("{%-", "{%").replace("-%}", "%}")
-
-
 def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = False) -> str:
     """The text the model sees: the tokenizer's chat template, or ChatQA plain text without one."""
     messages = list(messages)

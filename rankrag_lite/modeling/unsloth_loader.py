@@ -13,8 +13,8 @@ import os
 from rankrag_lite.errors import RankragError
 
 INSTALL_HINT = (
-    "install the gpu extra on a CUDA machine (pip install 'rankrag-lite[gpu]'), or on CPU see "
-    "'make setup-unsloth'; or use --backend hf"
+    "install the gpu extra on a CUDA machine (pip install 'rankrag-lite[gpu]'), or on CPU run "
+    "'make setup' (it installs Unsloth's CPU path); or use --backend hf"
 )
 
 
@@ -42,5 +42,6 @@ def import_unsloth():
         from unsloth import FastLanguageModel  # noqa: F401
     except Exception as e:  # import errors, RuntimeError from torch ops, NotImplementedError ...
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RankragError(f"cannot import unsloth ({type(e).__name__}: {msg}); {INSTALL_HINT}") from None
+        # the cause stays attached (``raise ... from e``): an error inside unsloth is a bug to see
+        raise RankragError(f"cannot import unsloth ({type(e).__name__}: {msg}); {INSTALL_HINT}") from e
     return unsloth

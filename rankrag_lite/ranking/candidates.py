@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text, read_json
+from rankrag_lite.io import iter_jsonl_lines, open_text, read_json
 
 INPUT_FORMATS = ("auto", "candidates", "rankllm", "trec")
 _TEXT_KEYS = ("text", "content", "contents")

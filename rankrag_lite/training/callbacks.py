@@ -53,7 +53,7 @@ class JsonlLogCallback(TrainerCallback):
     On resume, entries past the checkpoint's step (written after it, then lost) are dropped first.
     """
 
-    def __init__(self, path: Path, tokens_per_step: float | None = None):
+    def __init__(self, path: Path):
         self.path = Path(path)
         self.t0 = None
 

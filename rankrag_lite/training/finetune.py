@@ -367,6 +367,3 @@ def _save_merged(model, tok, dest: Path, backend: str, on_cuda: bool,
     merged.save_pretrained(str(dest), safe_serialization=True)
     tok.save_pretrained(str(dest))
 
-
-def stage_dataclass_dict(cfg: StageConfig) -> dict:
-    return dataclasses.asdict(cfg)
