@@ -19,16 +19,16 @@ FT=smollm2-135m-rankrag
 # fusion rows ("model + BM25 fusion", never the model's number): W is chosen on these dev sets
 FUSE=bm25:0.1,bm25:0.2,bm25:0.3,bm25:0.5,bm25:0.7
 
-[ -f "$RUNS/blend-v3/blend.jsonl" ] || \
-  rankrag-lite build-blend --recipe recipes/tiny-cpu.yaml --data-root "$DATA" --out "$RUNS/blend-v3"
+[ -f "$RUNS/blend-v2/blend.jsonl" ] || \
+  rankrag-lite build-blend --recipe recipes/tiny-cpu.yaml --data-root "$DATA" --out "$RUNS/blend-v2"
 
-if [ ! -f "$RUNS/tiny-v3/summary.json" ]; then
-  resume=""; [ -d "$RUNS/.tiny-v3.work/checkpoints" ] && resume="--resume"
-  rankrag-lite finetune --stage 2 --recipe recipes/tiny-cpu.yaml --data "$RUNS/blend-v3/blend.jsonl" \
-    --out "$RUNS/tiny-v3" $resume
+if [ ! -f "$RUNS/tiny-v2/summary.json" ]; then
+  resume=""; [ -d "$RUNS/.tiny-v2.work/checkpoints" ] && resume="--resume"
+  rankrag-lite finetune --stage 2 --recipe recipes/tiny-cpu.yaml --data "$RUNS/blend-v2/blend.jsonl" \
+    --out "$RUNS/tiny-v2" $resume
 fi
 
-if [ "${SHIP:-0}" = 1 ]; then python scripts/ship_tiny.py copy --run "$RUNS/tiny-v3"; fi
+if [ "${SHIP:-0}" = 1 ]; then python scripts/ship_tiny.py copy --run "$RUNS/tiny-v2"; fi
 
 # 2Wiki dev distractor, first 100 questions: baselines, zero-shot, fine-tuned; answers from both top-5s
 [ -f "$RUNS/eval-2wiki100/metrics.json" ] || \
@@ -50,7 +50,7 @@ python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-2wiki100"
 # learning curve: the saved checkpoints on the first 40 questions
 if [ ! -f "$RUNS/eval-lc/metrics.json" ]; then
   models=()
-  for s in 40 80 120 160; do models+=(--model "$RUNS/tiny-v3/snapshots/step-$s"); done
+  for s in 40 80 120 160; do models+=(--model "$RUNS/tiny-v2/snapshots/step-$s"); done
   rankrag-lite evaluate --data "$TWOWIKI" --limit 40 "${models[@]}" --rankers random --no-answer \
     --out "$RUNS/eval-lc"
 fi
@@ -58,11 +58,11 @@ python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-lc"
 
 # held-out pairs of the training pools (built but not in the trained blend): P(True) AUC per source
 [ -f "$RUNS/probe-heldout.json" ] || \
-  python scripts/probe_blend_auc.py --blend "$RUNS/blend-v3/ranking.jsonl" --not-in "$RUNS/blend-v3/blend.jsonl" \
+  python scripts/probe_blend_auc.py --blend "$RUNS/blend-v2/ranking.jsonl" --not-in "$RUNS/blend-v2/blend.jsonl" \
     --sources hotpotqa,musique,nq,squad --per-source 100 --model smollm2-135m --model $FT \
     --out "$RUNS/probe-heldout.json"
 [ -f "$RUNS/probe-trained.json" ] || \
-  python scripts/probe_blend_auc.py --blend "$RUNS/blend-v3/blend.jsonl" --sources hotpotqa,musique,nq,squad \
+  python scripts/probe_blend_auc.py --blend "$RUNS/blend-v2/blend.jsonl" --sources hotpotqa,musique,nq,squad \
     --per-source 100 --model $FT --out "$RUNS/probe-trained.json"
 
 # TREC DL19: all 43 queries, the first DL19_DEPTH (default 30) of the BM25 top-100 reranked, then
@@ -84,7 +84,7 @@ DEPTH=${DL19_DEPTH:-30}
 # the shipped adapter's metrics.json (the test reproduces its fixture numbers) and the learning curve
 python scripts/ship_tiny.py metrics --evals "$RUNS/eval-fixture20" "$RUNS/eval-2wiki100" "$RUNS/eval-dl19-top$DEPTH" \
   "$RUNS/eval-dl19-top100"
-python scripts/learning_curve.py --run "$RUNS/tiny-v3" --point 0="$RUNS/eval-2wiki100:smollm2-135m" \
+python scripts/learning_curve.py --run "$RUNS/tiny-v2" --point 0="$RUNS/eval-2wiki100:smollm2-135m" \
   $(for s in 40 80 120 160; do echo --point $s="$RUNS/eval-lc:step-$s"; done) \
   --point final="$RUNS/eval-2wiki100:$FT" --baseline "$RUNS/eval-2wiki100:bm25" \
   --baseline "$RUNS/eval-2wiki100:minilm" --baseline "$RUNS/eval-2wiki100:random" \
