@@ -13,12 +13,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import logging
 import os
 import re
 import shutil
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
+
+# bitsandbytes (imported by peft whenever it is installed) warns on every AVX512-BF16 CPU that it
+# cannot download an optional kernel from the hub ("kernels-community"); its own fallback runs NF4
+# on this CPU, and the kit has no use for the download: keep the message out of every model load.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 TINY_ALIASES = {"smollm2-135m", "smollm2-135m-instruct"}
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
