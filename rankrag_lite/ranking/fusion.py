@@ -23,7 +23,7 @@ from rankrag_lite.errors import RankragError
 
 FIRST_STAGES = ("bm25",)
 #: W of ``--fuse bm25`` without a weight (chosen on the dev sets: docs/results.md)
-DEFAULT_WEIGHT = 0.5
+DEFAULT_WEIGHT = 0.7
 #: P(True) is clipped to [EPS, 1 - EPS] before its logit (fp32 softmax reaches 1.0 exactly)
 EPS = 1e-6
 
