@@ -125,6 +125,8 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
             ans = _answer_or_abstain(answerer, tmp, k, abstain, abstain_text, progress)
         times["answer_s"] = time.perf_counter() - t0
         ans = count_unanswered(ans, [q for q in qs if q["qid"] in set(no_hits)], len(qs))
+        if abstain is not None and no_hits:  # nothing retrieved: no candidate passes the threshold either
+            ans["abstained"] = ans.get("abstained", 0) + len(no_hits)
         summary = {
             "index": str(index_dir), "model": str(model_name), "questions": len(qs), "n": n, "k": k,
             "score": score, "fuse": fusion.label if fusion is not None else None,

@@ -356,9 +356,9 @@ def test_shipped_recipes_validate(name):
 def test_llama3_recipe_app_b_ratios():
     cfg = B.parse_blend(yaml.safe_load((RECIPES / "llama3-8b.yaml").read_text()))
     total = sum(m.weight for m in cfg.mix)
-    assert total == pytest.approx(1.331)
+    assert total == pytest.approx(1.241)  # App. B's 1.331 less NewsQA's 0.09 (dropped: README deviations)
     ranking = sum(m.weight for m in cfg.mix if m.part in ("ranking", "ra_ranking"))
-    assert ranking / total == pytest.approx((0.15 + 0.03 + 0.02 + 0.02) / 1.331)
+    assert ranking / total == pytest.approx((0.15 + 0.03 + 0.02 + 0.02) / 1.241)
 
 
 # ---- CLI and bad input --------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ def test_streaming_stops_at_the_limit(mirror, tmp_path):
                                  {"passages": {"is_selected": [1], "passage_text": ["pc"]}}])
     _readme(repo, {"default": "train.json"})
     assert [it.query for it in S.load_ranking("someone/marco-like", "msmarco", limit=2)] == ["a", "b"]
-    with pytest.raises(S.RankragError, match="record 2 has no 'query'"):
+    with pytest.raises(S.RankragError, match="record 3 has no 'query'"):
         S.load_ranking("someone/marco-like", "msmarco")
 
 

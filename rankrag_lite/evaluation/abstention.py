@@ -1,7 +1,7 @@
 """Abstention: does the best passage score tell whether any retrieved passage is relevant?
 
 - :func:`unanswerable_variant`: a distractor set's questions with their gold passages removed (no
-  passage is relevant any more); mixed with the originals they make an answerable / unanswerable set.
+  passage is relevant any more); mixed with the originals they form an answerable / unanswerable set.
 - :func:`auroc`: AUROC of "a relevant passage is present" from each question's best score (ties count
   one half, the Mann-Whitney statistic).
 - :func:`abstention_at`: abstain when the best score is below a threshold; precision (abstained
