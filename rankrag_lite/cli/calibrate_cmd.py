@@ -33,16 +33,18 @@ def calibrate_cmd(
     """Fit P(True) calibration on half of a dev set; report ECE / Brier before and after on the other half."""
     import json
 
-    from rankrag_lite.cli.infer_cmd import _load, check_4bit
+    from rankrag_lite.cli.infer_cmd import _load
+    from rankrag_lite.modeling.quant import check_4bit
     from rankrag_lite.evaluation import load_eval_set
     from rankrag_lite.io import atomic_write, dumps
     from rankrag_lite.modeling.loading import resolve_model
     from rankrag_lite.progress import console, log
     from rankrag_lite.ranking import calibration as C
-    from rankrag_lite.ranking.scorer import PTrueScorer, check_method
+    from rankrag_lite.ranking.scorer import check_method
 
     check_method(score)
-    check_4bit(load_in_4bit)
+    if load_in_4bit:
+        check_4bit()
     out = out if out is not None else C.default_path(model)
     plot = plot if plot is not None else out.with_suffix(".png")
     es = load_eval_set(data, fmt, qrels=str(qrels) if qrels else None, limit=limit)
@@ -51,8 +53,7 @@ def calibrate_cmd(
         from rankrag_lite.errors import RankragError
 
         raise RankragError(f"{data}: the fitting split needs both relevant and non-relevant passages")
-    m, tok = _load(model, load_in_4bit)
-    scorer = PTrueScorer(m, tok, method=score, batch_size=batch_size, calibration=None)
+    scorer = _load(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
     log(f"scoring {len(rows):,} pairs of {len({r['qid'] for r in rows})} questions")
     cal, raw = C.calibrate_pairs(scorer, rows, model=model, fingerprint=C.model_fingerprint(resolve_model(model)),
                                  data=str(data), n_bins=bins)
