@@ -300,3 +300,16 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_png(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure as PNG atomically (beside ``path``, renamed on success) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_write(path, mode="wb") as f:
+            fig.savefig(f, format="png", **savefig_kwargs)
+    finally:
+        plt.close(fig)
+    return path

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from inference_helpers import DL19, DL19_QRELS, candidates_from_twowiki
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
-from rankrag_lite.ranking.fusion import DEFAULT_WEIGHT, Fusion, logit, parse_fuse, standardise
+from rankrag_lite.ranking.calibration import to_logit
+from rankrag_lite.ranking.fusion import DEFAULT_WEIGHT, EPS, Fusion, parse_fuse, standardise
 
 runner = CliRunner()
 
@@ -31,7 +32,7 @@ def test_standardise_and_fuse_ends():
     z = standardise([1.0, 2.0, 3.0, 6.0])
     assert abs(sum(z)) < 1e-9 and abs(sum(x * x for x in z) / 4 - 1) < 1e-9
     assert standardise([2.0, 2.0]) == [0.0, 0.0]
-    assert math.isfinite(logit(1.0)) and logit(0.5) == 0.0
+    assert math.isfinite(to_logit(1.0, eps=EPS)) and to_logit(0.5, eps=EPS) == 0.0
     bm25, p = [9.0, 7.0, 5.0, 1.0], [0.1, 0.9, 0.5, 0.99]
 
     def order(s):

@@ -102,7 +102,7 @@ def plot_coverage(curves: dict[str, list[tuple[float, float]]], path: str | os.P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rankrag_lite.io import atomic_write
+    from rankrag_lite.io import write_png
 
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
     for name, pts in curves.items():
@@ -114,8 +114,4 @@ def plot_coverage(curves: dict[str, list[tuple[float, float]]], path: str | os.P
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
-    return path
+    return write_png(fig, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rankrag_lite.io import dumps, write_json
+from rankrag_lite.io import dumps, write_json, write_png
 
 METRICS_FILE = "metrics.json"
 PER_QUESTION_FILE = "per_question.jsonl"
@@ -55,11 +55,7 @@ def markdown(summary: dict) -> str:
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig = recall_figure(summary)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+    write_png(recall_figure(summary), path, bbox_inches="tight")
 
 
 def recall_figure(summary: dict):

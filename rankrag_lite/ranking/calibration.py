@@ -41,9 +41,9 @@ def check_probability(value: float | None, option: str) -> float | None:
     return float(value)
 
 
-def to_logit(probs) -> np.ndarray:
-    """``log p - log(1 - p)`` (clipped away from 0 and 1: float32 softmax saturates)."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1 - EPS)
+def to_logit(probs, eps: float = EPS) -> np.ndarray:
+    """``log p - log(1 - p)`` (clipped to [eps, 1 - eps]: float32 softmax saturates)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
     return np.log(p) - np.log1p(-p)
 
 
@@ -211,7 +211,7 @@ def plot_reliability(curves: dict[str, tuple], path: str | os.PathLike, n_bins: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rankrag_lite.io import atomic_write
+    from rankrag_lite.io import write_png
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect")
@@ -226,11 +226,7 @@ def plot_reliability(curves: dict[str, tuple], path: str | os.PathLike, n_bins: 
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_write(path, mode="wb") as f:
-        fig.savefig(f, format="png")
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 # -- finding the calibration of a model ----------------------------------------------------

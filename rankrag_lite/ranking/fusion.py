@@ -49,7 +49,9 @@ class Fusion:
         """Fused scores of one query's candidates (same order as the inputs)."""
         if len(first_stage) != len(p_true):
             raise ValueError(f"{len(first_stage)} first-stage scores for {len(p_true)} model scores")
-        zs, zm = standardise(first_stage), standardise([logit(p) for p in p_true])
+        from rankrag_lite.ranking.calibration import to_logit
+
+        zs, zm = standardise(first_stage), standardise(to_logit(p_true, eps=EPS).tolist())
         w = float(self.weight)
         return [w * a + (1.0 - w) * b for a, b in zip(zs, zm)]
 
@@ -69,11 +71,6 @@ def parse_fuse(spec: str) -> Fusion:
     if not (math.isfinite(w) and 0.0 <= w <= 1.0):
         raise RankragError(f"--fuse {text!r}: the weight must be in [0, 1]")
     return Fusion(w, name)
-
-
-def logit(p: float) -> float:
-    p = min(max(float(p), EPS), 1.0 - EPS)
-    return math.log(p) - math.log1p(-p)
 
 
 def standardise(xs: Sequence[float]) -> list[float]:
