@@ -22,6 +22,21 @@ def register(app: typer.Typer) -> None:
     app.command("rag")(rag_cmd)
 
 
+def _scoring_options(model: str, score: str, load_in_4bit: bool, fuse: str | None, threshold: float | None,
+                     threshold_option: str, calibration: Path | None):
+    """The scoring options of rerank / rag checked before anything loads: (fusion, calibration)."""
+    from rankrag_lite.ranking.calibration import check_probability, for_model
+    from rankrag_lite.ranking.scorer import check_method
+
+    check_method(score)
+    if load_in_4bit:
+        check_4bit()
+    fusion = parse_fuse(fuse) if fuse is not None else None
+    check_probability(threshold, threshold_option)
+    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
+    return fusion, cal
+
+
 def _load(model: str, load_in_4bit: bool, **settings):
     from rankrag_lite.model import RankRAG
     from rankrag_lite.progress import log
@@ -51,19 +66,12 @@ def rerank_cmd(
 ) -> None:
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
-    from rankrag_lite.ranking.calibration import check_probability, for_model
     from rankrag_lite.ranking.rerank import check_min_score, count_candidates, rerank_file
-    from rankrag_lite.ranking.scorer import check_method
 
     from rankrag_lite.io import output_lock
     from rankrag_lite.modeling.loading import check_max_length
 
-    check_method(score)
-    if load_in_4bit:
-        check_4bit()
-    fusion = parse_fuse(fuse) if fuse is not None else None
-    check_probability(min_score, "--min-score")
-    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
+    fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
     with output_lock(out), output_lock(run or out.with_suffix(".trec")):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
         m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
@@ -139,17 +147,10 @@ def rag_cmd(
 
     from rankrag_lite.pipeline import rag
     from rankrag_lite.progress import console, log
-    from rankrag_lite.ranking.calibration import check_probability, for_model
-    from rankrag_lite.ranking.scorer import check_method
 
     from rankrag_lite.io import output_lock
 
-    check_method(score)
-    if load_in_4bit:
-        check_4bit()
-    fusion = parse_fuse(fuse) if fuse is not None else None
-    check_probability(abstain, "--abstain")
-    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
+    fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, abstain, "--abstain", calibration)
     with output_lock(out):
         summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
                       max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion,
