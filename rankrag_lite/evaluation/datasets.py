@@ -22,6 +22,10 @@
 
 Answer recall (a top-k passage contains an answer, DPR ``has_answer``) is computed wherever the
 questions have answers; Recall@k against gold labels wherever gold labels exist.
+
+The files are read by :mod:`rankrag_lite.formats` (QA and distractor sets through
+:func:`rankrag_lite.data.sources.load_qa`, candidates / rank_llm / qrels by ``formats.trec``, BEIR
+folders by ``formats.beir``), and ``auto`` is told by :func:`rankrag_lite.formats.sniff.sniff_eval`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from rankrag_lite.answers import has_answer
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.sniff import sniff_eval as sniff_format
 
 EVAL_FORMATS = ("auto", "passages", "hotpotqa", "musique", "trec-dl", "beir", "qa", "candidates", "ctxs")
 _DISTRACTOR = ("passages", "hotpotqa", "musique")
@@ -81,41 +86,6 @@ class EvalSet:
         return {it.qid: dict(it.qrels) for it in self.items if it.qrels}
 
 
-def sniff_format(source: str | os.PathLike) -> str:
-    path = Path(source)
-    if path.is_dir():
-        return "beir"
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith(".json"):
-        from rankrag_lite.io import read_json
-
-        data = read_json(path)
-        if isinstance(data, list) and data and isinstance(data[0], dict) and "hits" in data[0]:
-            return "trec-dl"
-        if isinstance(data, list) and data and isinstance(data[0], dict) and "supporting_facts" in data[0]:
-            return "hotpotqa"
-        return "qa"
-    if name.endswith(".jsonl"):
-        from rankrag_lite.io import iter_jsonl
-
-        first = next(iter(iter_jsonl(path)), None)
-        if first is None:
-            raise RankragError(f"{path}: no records (the file is empty)")
-        if isinstance(first, dict):
-            if "supporting_facts" in first and "context" in first:
-                return "hotpotqa"
-            if "paragraphs" in first:
-                return "musique"
-            if "ctxs" in first:
-                return "ctxs"
-            if isinstance(first.get("passages"), list):
-                ps = first["passages"]
-                if ps and isinstance(ps[0], dict) and ("pid" in ps[0] or "id" in ps[0] or "score" in ps[0]):
-                    return "candidates"
-                return "passages"
-    return "qa"
-
-
 def _qa_items(source, fmt, limit) -> list:
     from rankrag_lite.data.sources import load_qa
 
@@ -139,23 +109,6 @@ def _existing_qrels(qrels: str) -> str:
     if not Path(qrels).exists():
         raise RankragError(f"qrels file not found: {qrels}")
     return qrels
-
-
-_PID_KEYS = ("pid", "id", "docid", "_id")
-
-
-def _check_candidate_ids(path: Path) -> None:
-    """A candidates file names its passages; passages without ids are another format's file."""
-    from rankrag_lite.io import iter_jsonl_lines
-
-    for lineno, rec in iter_jsonl_lines(path):
-        ps = rec.get("passages", rec.get("ctxs")) if isinstance(rec, dict) else None
-        if isinstance(ps, list) and ps and all(isinstance(p, dict) for p in ps) \
-                and not any(k in p for p in ps for k in _PID_KEYS):
-            hint = "ctxs" if "ctxs" in rec else "passages"
-            raise RankragError(f"{path}:{lineno}: passages without ids ({'/'.join(_PID_KEYS)}), so this is not "
-                               f"a candidates file; a distractor set is --format {hint}")
-        return
 
 
 def _check_unique_qids(items: list[EvalItem], where: str) -> None:
@@ -206,7 +159,7 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
 
 
 def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> EvalSet:
-    from rankrag_lite.ranking.candidates import iter_candidates, read_qrels
+    from rankrag_lite.formats.trec import iter_candidates, read_qrels
 
     name = path.name
     notes: list[str] = []
@@ -240,7 +193,9 @@ def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> 
             notes.append(f"{len(missing)} queries have no judgements: {missing[:5]}")
     elif fmt == "candidates":
         judged = read_qrels(_existing_qrels(qrels)) if qrels else {}
-        _check_candidate_ids(path)
+        from rankrag_lite.formats.sniff import check_candidates_file
+
+        check_candidates_file(path)
         items = []
         for rec in iter_candidates(path, "candidates"):
             q = dict(judged.get(rec["qid"], {}))
@@ -257,19 +212,16 @@ def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> 
                      graded=bool(judged) and max((g for v in judged.values() for g in v.values()), default=1) > 1)
     elif fmt == "beir":
         from rankrag_lite.data.sources import load_corpus
-        from rankrag_lite.retrieval.files import read_queries
+        from rankrag_lite.formats import beir
+        from rankrag_lite.formats.corpus import read_queries
 
-        qpath = next((path / n for n in (f"queries_{split}.jsonl", f"queries-{split}.jsonl", "queries.jsonl")
-                      if (path / n).exists()), None)
-        rpath = next((path / n for n in (f"qrels/{split}.tsv", f"{split}.tsv") if (path / n).exists()), None)
-        if qpath is None or rpath is None:
-            raise RankragError(f"{path}: BEIR folder needs queries_{split}.jsonl (or queries.jsonl) "
-                               f"and {split}.tsv (or qrels/{split}.tsv)")
-        judged = read_qrels(_existing_qrels(qrels) if qrels else rpath)
+        qpath = beir.queries_file(path, split)
+        rpath = _existing_qrels(qrels) if qrels else beir.qrels_file(path, split)
+        judged = read_qrels(rpath)
         all_queries = read_queries(qpath)
         qa = [(qid, q, []) for qid, q in all_queries if qid in judged]
         if not qa:
-            raise RankragError(f"{qrels or rpath}: judges none of the {len(all_queries)} queries of {qpath}")
+            raise RankragError(f"{rpath}: judges none of the {len(all_queries)} queries of {qpath}")
         if limit is not None:
             qa = qa[:limit]
         items = _bm25_first_stage(qa, load_corpus(str(path)), depth, backend)

@@ -164,7 +164,8 @@ def rank_model(es: EvalSet, scorer, name: str, progress: bool = True) -> Ranking
 def rank_from_file(es: EvalSet, path: str | os.PathLike, name: str | None = None) -> Ranking:
     """A ranking from a TREC run or a reranked JSONL; candidates it does not list go last, in the
     given order. A question of the set missing from the file is an error."""
-    from rankrag_lite.ranking.candidates import iter_candidates, read_trec_run
+    from rankrag_lite.formats.sniff import is_candidates_file
+    from rankrag_lite.formats.trec import iter_candidates, read_trec_run
 
     path = Path(path)
     if not path.exists():
@@ -172,7 +173,7 @@ def rank_from_file(es: EvalSet, path: str | os.PathLike, name: str | None = None
     name = name or path.stem
     wanted = {it.qid for it in es.items}
     listed: dict[str, list[str]] = {}
-    if path.name.lower().removesuffix(".gz").endswith(".jsonl"):
+    if is_candidates_file(path):
         for rec in iter_candidates(path, "candidates"):
             if rec["qid"] in wanted:
                 ps = rec["passages"]

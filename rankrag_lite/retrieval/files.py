@@ -4,103 +4,21 @@
 - Queries: JSONL with ``{qid|id|_id, question|query|text}``, or TSV ``qid<TAB>query``.
 - Candidates: JSONL ``{qid, question, passages: [{pid, title, text, score}]}`` best first (the
   input of ``rankrag-lite rerank``), plus an optional TREC run (``qid Q0 pid rank score tag``).
+
+The file formats are read and written in :mod:`rankrag_lite.formats` (corpus and queries files in
+``formats.corpus``, candidate lists and runs in ``formats.trec``); this module searches and writes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from rankrag_lite.errors import RankragError
-from rankrag_lite.io import atomic_write, dumps, iter_jsonl, open_text
-from rankrag_lite.retrieval.base import BM25Index, Hit, check_k, maybe_track, normalize_docs
-
-_QID_KEYS = ("qid", "id", "_id", "query_id")
-_TEXT_KEYS = ("question", "query", "text")
-
-
-def read_corpus(path: str | os.PathLike, progress: bool = False) -> list[dict]:
-    """Documents of a JSONL corpus as ``{id, title, text}``; an empty or malformed corpus is an error."""
-    path = Path(path)
-    if not path.is_file():
-        raise RankragError(f"corpus file not found: {path}")
-    try:
-        return normalize_docs(maybe_track(iter_jsonl(path), "Reading corpus", progress))
-    except RankragError as e:
-        if str(e).startswith(str(path)):  # already names the file (and line)
-            raise
-        raise RankragError(f"{path}: {e}") from None
-
-
-def read_queries(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """``(qid, question)`` pairs from a JSONL or TSV file, in file order."""
-    path = Path(path)
-    if not path.is_file():
-        raise RankragError(f"queries file not found: {path}")
-    pairs = list(_iter_tsv(path) if _is_tsv(path) else _iter_jsonl_queries(path))
-    if not pairs:
-        raise RankragError(f"{path}: no queries")
-    seen: set[str] = set()
-    for qid, question in pairs:
-        if qid in seen:
-            raise RankragError(f"{path}: duplicate query id {qid!r}")
-        seen.add(qid)
-        if not question.strip():
-            raise RankragError(f"{path}: query {qid!r} has no text")
-    return pairs
-
-
-def _is_tsv(path: Path) -> bool:
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith((".tsv", ".txt")):
-        return True
-    if name.endswith((".jsonl", ".json")):
-        return False
-    with open_text(path) as f:
-        for line in f:
-            if line.strip():
-                return not line.lstrip().startswith("{")
-    return False
-
-
-def _iter_tsv(path: Path) -> Iterator[tuple[str, str]]:
-    with open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) < 2:
-                raise RankragError(f"{path}:{lineno}: expected qid<TAB>query")
-            yield parts[0].strip(), parts[1]
-
-
-def _iter_jsonl_queries(path: Path) -> Iterator[tuple[str, str]]:
-    for i, rec in enumerate(iter_jsonl(path), start=1):
-        if not isinstance(rec, dict):
-            raise RankragError(f"{path}: record {i} is not an object")
-        qid = next((rec[k] for k in _QID_KEYS if rec.get(k) is not None), None)
-        text = next((rec[k] for k in _TEXT_KEYS if isinstance(rec.get(k), str)), None)
-        if qid is None or str(qid).strip() == "":
-            raise RankragError(f"{path}: record {i} has no qid (one of {list(_QID_KEYS)})")
-        if text is None:
-            raise RankragError(f"{path}: record {i} has no question (one of {list(_TEXT_KEYS)})")
-        yield str(qid), text
-
-
-def candidates_record(qid: str, question: str, hits: Sequence[Hit]) -> dict:
-    return {
-        "qid": qid,
-        "question": question,
-        "passages": [{"pid": h.pid, "title": h.title, "text": h.text, "score": h.score} for h in hits],
-    }
-
-
-def trec_lines(qid: str, hits: Sequence[Hit], tag: str) -> Iterator[str]:
-    for rank, h in enumerate(hits, start=1):
-        yield f"{qid} Q0 {h.pid} {rank} {h.score:.6f} {tag}\n"
+from rankrag_lite.formats.corpus import read_corpus, read_queries
+from rankrag_lite.formats.trec import candidates_record, trec_lines
+from rankrag_lite.io import atomic_write, dumps
+from rankrag_lite.retrieval.base import BM25Index, check_k
 
 
 class Retrieved(NamedTuple):
@@ -152,3 +70,6 @@ class _null:
 
     def __exit__(self, *exc):
         return False
+
+
+__all__ = ["Retrieved", "candidates_record", "read_corpus", "read_queries", "retrieve_to_files", "trec_lines"]
