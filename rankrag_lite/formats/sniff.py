@@ -87,31 +87,33 @@ def _is_candidates_record(rec: dict) -> bool:
 
 
 def sniff_eval(source: str | os.PathLike) -> str:
-    """The evaluation format (see :mod:`rankrag_lite.evaluation.datasets`): a folder is ``beir``; a
-    rank_llm JSON is ``trec-dl``; a distractor or retriever file its own format; a JSONL whose
-    passages carry ids or scores ``candidates``; anything else ``qa`` (questions for a BM25 stage)."""
+    """The evaluation format (see :mod:`rankrag_lite.evaluation.datasets`) from a folder or the first
+    record of a JSON list / JSONL file: a folder is ``beir``; a JSON list of rank_llm hits ``trec-dl``;
+    a distractor or retriever record its own format; JSONL passages with ids or scores ``candidates``;
+    anything else ``qa`` (questions for a BM25 first stage)."""
     path = Path(source)
     if path.is_dir():
         return "beir"
     base = _base(path)
     if base.endswith(".json"):
         data = read_json(path)
-        first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else None
-        if first is not None and "hits" in first:
-            return "trec-dl"
-        if first is not None and "supporting_facts" in first:
-            return "hotpotqa"
-        return "qa"
-    if base.endswith(".jsonl"):
+        first = data[0] if isinstance(data, list) and data else None
+    elif base.endswith(".jsonl"):
         first = next(iter(iter_jsonl(path)), None)
         if first is None:
             raise RankragError(f"{path}: no records (the file is empty)")
-        if isinstance(first, dict):
-            fmt = sniff_record(first)
-            if fmt in ("hotpotqa", "musique", "ctxs"):
-                return fmt
-            if isinstance(first.get("passages"), list):
-                return "candidates" if _is_candidates_record(first) else "passages"
+    else:
+        return "qa"
+    if not isinstance(first, dict):
+        return "qa"
+    jsonl = not base.endswith(".json")
+    if "hits" in first and not jsonl:  # a rank_llm run is one JSON list
+        return "trec-dl"
+    fmt = sniff_record(first)
+    if fmt in ("hotpotqa", "musique", "ctxs"):
+        return fmt
+    if isinstance(first.get("passages"), list):  # candidate files are JSONL
+        return "candidates" if jsonl and _is_candidates_record(first) else "passages"
     return "qa"
 
 
