@@ -514,3 +514,28 @@ def test_plain_progress_lines_when_stderr_is_not_a_terminal(monkeypatch, capsys)
     assert len(lines) == 10, lines
     assert lines[0].startswith("Scoring: 5/50 (10%), ") and "left" in lines[0]
     assert lines[-1].startswith("Scoring: 50/50 (100%), ") and "/s" in lines[-1] and "left" not in lines[-1]
+
+
+def test_evaluate_checks_every_model_name_before_scoring(tmp_path):
+    # a typo in the last --model used to surface only after the models before it had scored the set
+    data = Path(__file__).parent / "fixtures" / "inference" / "twowiki_dev20.jsonl"
+    res = cli("evaluate", "--data", data, "--limit", "2", "--model", "smollm2-135m",
+              "--model", tmp_path / "no-such-run", "--no-answer", "--out", tmp_path / "ev")
+    assert res.exit_code == 2, res.output
+    assert "no-such-run" in res.output and "loading model" not in res.output
+    assert not (tmp_path / "ev").exists()
+
+
+def test_a_finetune_output_folder_names_its_model(tmp_path):
+    from rankrag_lite.modeling.loading import resolve_model
+
+    out = tmp_path / "run"
+    (out / "adapter").mkdir(parents=True)
+    (out / "adapter" / "adapter_config.json").write_text("{}")
+    (out / "adapter" / "adapter_model.safetensors").write_bytes(b"")
+    assert resolve_model(out) == str(out / "adapter")
+    (out / "merged").mkdir()
+    (out / "merged" / "config.json").write_text("{}")
+    assert resolve_model(out) == str(out / "merged")  # merged first, as finetune --model takes it
+    with pytest.raises(RankragError, match="not a model folder"):
+        resolve_model(tmp_path)

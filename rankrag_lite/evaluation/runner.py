@@ -103,6 +103,11 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
                                                    score=score)
         return RankRAG.wrap(loaded[name], batch_size=batch_size, score=score)
 
+    from rankrag_lite.modeling.loading import resolve_model
+
+    for m in [*models, *([answer_model] if answer_model else [])]:
+        if m not in loaded:
+            resolve_model(m)  # every name checked before the first passage is scored
     rankings: list[Ranking] = []
     names: set[str] = set()
     for b in baselines:

@@ -114,6 +114,8 @@ def resolve_model(name: str | os.PathLike) -> str:
             raise RankragError(f"model {name!r}: the shipped adapter is missing from this install")
         return str(shipped)
     path = Path(name).expanduser()
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+        path = finetune_output_model(path) or path
     if path.exists():
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
             raise RankragError(f"{path} is not a model folder (no config.json or adapter_config.json)")
@@ -126,6 +128,15 @@ def resolve_model(name: str | os.PathLike) -> str:
             "not 'smollm2-135m'"
         )
     return hub_model(name)
+
+
+def finetune_output_model(out: Path) -> Path | None:
+    """The model inside a ``finetune`` output folder: ``OUT/merged`` (written by ``merge: true`` and by
+    full fine-tuning), else ``OUT/adapter``; ``None`` when ``out`` is not such a folder."""
+    for sub, marker in (("merged", "config.json"), ("adapter", "adapter_config.json")):
+        if (out / sub / marker).exists():
+            return out / sub
+    return None
 
 
 _HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
