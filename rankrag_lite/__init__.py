@@ -2,10 +2,12 @@
 
     from rankrag_lite import RankRAG
     model = RankRAG.from_pretrained("smollm2-135m-rankrag")
+
+    from rankrag_lite import mine_hard_negatives   # BM25 hard negatives for training data
 """
 
 __version__ = "0.1.0"
-__all__ = ["RankRAG", "__version__"]
+__all__ = ["RankRAG", "__version__", "mine_hard_negatives"]
 
 
 def __getattr__(name: str):
@@ -14,4 +16,8 @@ def __getattr__(name: str):
         from rankrag_lite.model import RankRAG
 
         return RankRAG
+    if name == "mine_hard_negatives":
+        from rankrag_lite.data.hard_negatives import mine_hard_negatives
+
+        return mine_hard_negatives
     raise AttributeError(f"module 'rankrag_lite' has no attribute {name!r}")

@@ -313,7 +313,9 @@ def test_exclude(built, tmp_path):
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    real = B._write_lines
+    from rankrag_lite.data.blend import manifest as M
+
+    real = M.write_lines
     calls = []
 
     def failing(path, records):
@@ -322,16 +324,16 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         real(path, records)
 
-    monkeypatch.setattr(B, "_write_lines", failing)
+    monkeypatch.setattr(M, "write_lines", failing)
     with pytest.raises(KeyboardInterrupt):
         B.build_blend(copy.deepcopy(RECIPE), out, data_root=D)
     assert list(tmp_path.iterdir()) == []
     # an earlier complete blend survives a failed rebuild untouched
-    monkeypatch.setattr(B, "_write_lines", real)
+    monkeypatch.setattr(M, "write_lines", real)
     B.build_blend(copy.deepcopy(RECIPE), out, data_root=D)
     before = hashes(out)
     calls.clear()
-    monkeypatch.setattr(B, "_write_lines", failing)
+    monkeypatch.setattr(M, "write_lines", failing)
     with pytest.raises(KeyboardInterrupt):
         B.build_blend(copy.deepcopy(RECIPE), out, data_root=D)
     assert hashes(out) == before and [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -1,1 +1,1 @@
-"""Data: record schemas, source loaders and the Stage-2 blend."""
+"""Data: record schemas, source loaders, BM25 hard-negative mining and the Stage-2 blend."""
