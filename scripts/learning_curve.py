@@ -4,8 +4,11 @@
 Reads ``rankrag-lite evaluate`` outputs (``per_question.jsonl``) in which some rankers are
 checkpoints of one training run, and averages each ranker over the questions that every given
 evaluation shares, so points from different evaluate calls are comparable. A checkpoint's x value is
-``step / total_steps * ranking examples in the run's data`` (one shuffled epoch, so pairs arrive at
-an even rate); ``summary.json`` of the finished run gives both numbers.
+``step / total_steps * ranking examples in the run's data * passes`` (shuffled epochs, so pairs arrive
+at an even rate; passes is the last ``epoch`` of ``train_log.jsonl``, 1 without it): pairs *presented*,
+so a run of two passes reaches twice its data. ``summary.json`` of the finished run gives the rest.
+``--also OTHER.json=LABEL`` draws a curve written earlier by this script beside this one (levers
+compared on one plot; the other curve keeps its own questions, so compare on the same question set).
 
     python scripts/learning_curve.py --run runs/tiny-v2 \\
         --point 0=runs/eval-2wiki100:smollm2-135m \\
@@ -47,6 +50,8 @@ def main() -> None:
                     help="STEP=EVAL_DIR:RANKER (STEP may be 'final')")
     ap.add_argument("--baseline", action="append", default=[], help="EVAL_DIR:RANKER drawn flat")
     ap.add_argument("--metric", action="append", required=True)
+    ap.add_argument("--also", action="append", default=[], help="CURVE.json=LABEL: an earlier curve of this script")
+    ap.add_argument("--label", default="fine-tuned (checkpoints)", help="this run's line in the legend")
     ap.add_argument("--title", default="")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -54,6 +59,12 @@ def main() -> None:
     summary = json.loads((args.run / "summary.json").read_text())
     total_steps = summary["global_step"]
     n_rank = summary["data"]["parts"].get("ranking", 0)
+    passes = 1.0
+    log_path = args.run / "train_log.jsonl"
+    if log_path.exists():
+        epochs = [json.loads(line).get("epoch") for line in log_path.read_text().splitlines() if line.strip()]
+        epochs = [e for e in epochs if e is not None]
+        passes = max(epochs) if epochs else 1.0
     points = []
     for spec in args.point:
         step, _, ref = spec.partition("=")
@@ -80,9 +91,9 @@ def main() -> None:
         return sum(vals) / len(vals)
 
     result = {"run": str(args.run), "questions": len(qids), "total_steps": total_steps,
-              "ranking_examples": n_rank, "points": [], "baselines": {}}
+              "ranking_examples": n_rank, "passes": round(passes, 3), "points": [], "baselines": {}}
     for step, d, label in sorted(points):
-        result["points"].append({"step": step, "ranking_pairs_seen": round(step / total_steps * n_rank),
+        result["points"].append({"step": step, "ranking_pairs_seen": round(step / total_steps * n_rank * passes),
                                  "ranker": label, **{m: mean(d, label, m) for m in args.metric}})
     for d, label in baselines:
         result["baselines"][label] = {m: mean(d, label, m) for m in args.metric}
@@ -95,7 +106,12 @@ def main() -> None:
     fig, axes = plt.subplots(1, len(args.metric), figsize=(5 * len(args.metric), 3.8), squeeze=False)
     xs = [p["ranking_pairs_seen"] for p in result["points"]]
     for ax, m in zip(axes[0], args.metric):
-        ax.plot(xs, [p[m] for p in result["points"]], marker="o", label="fine-tuned (checkpoints)")
+        ax.plot(xs, [p[m] for p in result["points"]], marker="o", label=args.label)
+        for spec in args.also:
+            path, _, name = spec.partition("=")
+            other = json.loads(Path(path).read_text())
+            ax.plot([p["ranking_pairs_seen"] for p in other["points"]], [p[m] for p in other["points"]],
+                    marker=".", alpha=0.8, label=name or Path(path).stem)
         for (label, vals), style in zip(result["baselines"].items(), ["--", ":", "-.", (0, (1, 3))]):
             ax.axhline(vals[m], linestyle=style, color="gray", label=label)
         ax.set_xlabel("ranking pairs seen")
