@@ -56,7 +56,7 @@ def last_checkpoint(ckpt_root: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resolve_start_model(cfg: StageConfig, work: Path, backend: str) -> str:
+def resolve_start_model(cfg: StageConfig, work: Path) -> str:
     """The model a stage trains on: a model folder / hub name / alias, or a finetune output / adapter
     (merged first: Stage 2 starts from the merged Stage-1 model)."""
     path = Path(cfg.model).expanduser()
@@ -222,7 +222,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     write_json(run_file, run_record)
 
     # --- model, data ---------------------------------------------------------------------------
-    start_model = resolve_start_model(cfg, work, backend)
+    start_model = resolve_start_model(cfg, work)
     log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
     model, tok = build_model(cfg, backend, start_model)
     from rankrag_lite.modeling.loading import check_max_length
