@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("recipe-keys")
     def recipe_keys_cmd() -> None:
-        """List the keys of a recipe's finetune: section: type, default, option, what (docs/recipes.md)."""
+        """List the finetune keys of a recipe: type, default, notes, help (the table of docs/recipes.md)."""
         from rankrag_lite.training.recipe import describe_keys
 
         typer.echo(describe_keys(), nl=False)

@@ -51,7 +51,7 @@ def _key(default: Any = dataclasses.MISSING, help: str = "", *, factory=None, sh
 
 @dataclass
 class LoraSettings:
-    r: int = _key(16, "LoRA rank", valid=_AT_LEAST_1)
+    r: int = _key(16, "LoRA rank (the inner size of each adapter)", valid=_AT_LEAST_1)
     alpha: int = _key(16, "LoRA alpha (the update is scaled by alpha / r)", valid=_POSITIVE)
     dropout: float = _key(0.0, "dropout on the LoRA input", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     target_modules: list[str] = _key(help="the projections that get adapters",
@@ -89,9 +89,10 @@ class StageConfig:
     last_turn_only: bool = _key(
         False, "loss on the last assistant turn only (default: true in stage1, as the paper's Stage 1; "
         "false in stage2)")
-    batch_size: int = _key(4, "sequences per micro-batch (packed rows with packing)", valid=_AT_LEAST_1)
+    batch_size: int = _key(4, "sequences per micro-batch (packed rows with packing)",
+                           trl="per_device_train_batch_size", valid=_AT_LEAST_1)
     grad_accum: int = _key(1, "micro-batches per optimizer step (the effective batch is batch_size x "
-                           "grad_accum)", valid=_AT_LEAST_1)
+                           "grad_accum)", trl="gradient_accumulation_steps", valid=_AT_LEAST_1)
     lr: float = _key(2e-4, "peak learning rate (AdamW)", trl="learning_rate", valid=_POSITIVE)
     scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
                           "SchedulerType)", trl="lr_scheduler_type")
@@ -237,11 +238,13 @@ def describe_keys() -> str:
             notes.append(f"`{f.metadata['option']}`")
         if f.metadata.get("valid"):
             notes.append(f.metadata["valid"][1])
+        if f.metadata.get("trl") and f.metadata["trl"] != f.name:
+            notes.append(f"TRL: {f.metadata['trl']}")
         cells = [f"`{prefix}{f.name}`", type_name(hints[f.name]), default(f), ", ".join(notes),
                  f.metadata["help"]]
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    lines = ["| key | type | default | shared / option / valid | what |", "|---|---|---|---|---|"]
+    lines = ["| key | type | default | notes | what |", "|---|---|---|---|---|"]
     for f in dataclasses.fields(StageConfig):
         if f.metadata["recipe"]:
             lines.append(row("", f, typing.get_type_hints(StageConfig)))
