@@ -32,8 +32,8 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
         from rankrag_lite.io import read_text
 
         data = yaml.safe_load(read_text(path))
-    except yaml.YAMLError as e:
-        raise RankragError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except yaml.YAMLError as e:  # bad input: the message says all (where, what), no traceback
+        raise RankragError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
     if not isinstance(data, dict):
         raise RankragError(f"{path}: a recipe is a mapping of sections")
     unknown = set(data) - TOP_LEVEL_KEYS
@@ -42,6 +42,15 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: unknown recipe key(s) {sorted(unknown)}; expected some of {sorted(TOP_LEVEL_KEYS)}"
         )
     return data
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """One line: PyYAML's problem and where (its ``str`` spreads them over several lines)."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None)
+    if mark is not None and problem:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 def section(recipe: dict, name: str, required: bool = True) -> dict:
@@ -80,7 +89,19 @@ def _type_ok(value, tp) -> bool:
     return True
 
 
-def _type_name(tp) -> str:
+def type_name(tp) -> str:
+    """``int``, ``str | None``, ``lora or full`` (a Literal lists its values)."""
+    if typing.get_origin(tp) is typing.Literal:
+        values = [str(v) for v in typing.get_args(tp)]
+        return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "mapping"
+    if typing.get_origin(tp) is list and typing.get_args(tp):
+        return f"list of {type_name(typing.get_args(tp)[0])}"
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -89,41 +110,53 @@ def from_dict(cls, data: dict | None, where: str):
 
     Nested dataclasses (and lists of them) are built recursively.
     """
+    values = check_fields(cls, data, where)
+    for f in dataclasses.fields(cls):
+        if (f.name not in values and f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING):
+            raise RankragError(f"{where}: missing required key '{f.name}'")
+    return cls(**values)
+
+
+def check_fields(cls, data: dict | None, where: str, keys=None, hint=None, others=()) -> dict:
+    """Check a (partial) mapping against the fields of dataclass ``cls`` and return its values,
+    nested dataclasses built: a key that is no field (or not in ``keys``, when given) and a value of
+    the wrong type are one-line RankragErrors naming ``where.key``. ``hint(key)`` may add a sentence
+    to the unknown-key error (e.g. where that key belongs); ``others``: keys the caller handles
+    (named among the allowed ones, left out of the result)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise RankragError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
+    allowed = [f.name for f in dataclasses.fields(cls) if keys is None or f.name in keys]
+    unknown = sorted(set(data) - set(allowed) - set(others), key=str)
     if unknown:
-        raise RankragError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}")
-    kwargs = {}
-    for name, f in fields.items():
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RankragError(f"{where}: missing required key '{name}'")
-            continue
-        value, tp = data[name], hints[name]
-        sub = _dataclass_of(tp)
-        if sub is not None and isinstance(value, dict):
-            value = from_dict(sub, value, f"{where}.{name}")
-        elif typing.get_origin(tp) is list and _dataclass_of(typing.get_args(tp)[0]) is not None:
-            if not isinstance(value, list):
-                raise RankragError(f"{where}.{name}: expected a list")
-            inner = _dataclass_of(typing.get_args(tp)[0])
-            value = [from_dict(inner, v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]
-        elif typing.get_origin(tp) is dict and typing.get_args(tp) and _dataclass_of(typing.get_args(tp)[1]):
-            if not isinstance(value, dict):
-                raise RankragError(f"{where}.{name}: expected a mapping")
-            inner = _dataclass_of(typing.get_args(tp)[1])
-            value = {k: from_dict(inner, v, f"{where}.{name}.{k}") for k, v in value.items()}
-        elif not _type_ok(value, tp):
-            raise RankragError(
-                f"{where}.{name}: expected {_type_name(tp)}, got {type(value).__name__} ({value!r})"
-            )
-        kwargs[name] = value
-    return cls(**kwargs)
+        extra = " ".join(filter(None, (hint(k) for k in unknown))) if hint else ""
+        raise RankragError(f"{where}: unknown key(s) {unknown}; allowed: {sorted([*allowed, *others])}"
+                           + (f" ({extra})" if extra else ""))
+    return {name: check_value(value, hints[name], f"{where}.{name}") for name, value in data.items()
+            if name not in others}
+
+
+def check_value(value, tp, where: str):
+    """``value`` checked against type ``tp`` (nested dataclasses built); RankragError naming ``where``."""
+    sub = _dataclass_of(tp)
+    if sub is not None and isinstance(value, dict):
+        return from_dict(sub, value, where)
+    if typing.get_origin(tp) is list and _dataclass_of(typing.get_args(tp)[0]) is not None:
+        if not isinstance(value, list):
+            raise RankragError(f"{where}: expected a list")
+        inner = _dataclass_of(typing.get_args(tp)[0])
+        return [from_dict(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if typing.get_origin(tp) is dict and typing.get_args(tp) and _dataclass_of(typing.get_args(tp)[1]):
+        if not isinstance(value, dict):
+            raise RankragError(f"{where}: expected a mapping")
+        inner = _dataclass_of(typing.get_args(tp)[1])
+        return {k: from_dict(inner, v, f"{where}.{k}") for k, v in value.items()}
+    if not _type_ok(value, tp):
+        raise RankragError(f"{where}: expected {type_name(tp)}, got {type(value).__name__} ({value!r})")
+    return value
 
 
 def _dataclass_of(tp):

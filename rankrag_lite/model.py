@@ -114,7 +114,10 @@ class RankRAG:
             raise TypeError(f"name_or_path must be a string or a path, got {type(name_or_path).__name__}")
         if score not in SCORE_METHODS:
             raise ValueError(f"unknown score {score!r}; choose one of {list(SCORE_METHODS)}")
+        if not isinstance(load_in_4bit, bool):
+            raise TypeError(f"load_in_4bit must be a bool, got {type(load_in_4bit).__name__}")
         _check_positive(batch_size, "batch_size")
+        _check_positive(max_length, "max_length")  # misuse fails before the weights load
         model, tok = load_model(name_or_path, device=device, dtype=_torch_dtype(dtype),
                                 load_in_4bit=load_in_4bit)
         return cls(model, tok, name=str(name_or_path), batch_size=batch_size, score=score,

@@ -26,10 +26,10 @@ def index_cmd(
     from rankrag_lite.io import output_lock
     from rankrag_lite.progress import log
     from rankrag_lite.retrieval import build_index
-    from rankrag_lite.retrieval.base import check_backend
+    from rankrag_lite.retrieval.base import check_bm25_backend
     from rankrag_lite.retrieval.files import read_corpus
 
-    check_backend(backend)
+    check_bm25_backend(backend)
     with output_lock(out):
         docs = read_corpus(corpus, progress=True)
         log(f"indexing {len(docs):,} documents with {backend}")

@@ -1,4 +1,4 @@
-"""``rankrag-lite finetune`` and ``rankrag-lite merge`` (thin: parse, then call rankrag_lite.training)."""
+"""``rankrag-lite finetune``, ``merge`` and ``recipe-keys`` (thin: parse, then call rankrag_lite.training)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,16 @@ def register(app: typer.Typer) -> None:
         from rankrag_lite.training.recipe import stage_config
 
         rec = load_recipe(recipe)
-        cfg = stage_config(rec, stage, model=model, data=data, backend=backend,
-                           max_steps=max_steps, load_in_4bit=load_in_4bit, method=method)
+        cfg = stage_config(rec, stage, model=model, data=data, backend=backend, max_steps=max_steps,
+                           load_in_4bit=True if load_in_4bit else None, method=method)
         finetune(cfg, out, recipe_path=recipe, recipe=rec, resume=resume)
+
+    @app.command("recipe-keys")
+    def recipe_keys_cmd() -> None:
+        """List the finetune keys of a recipe: type, default, notes, help (the table of docs/recipes.md)."""
+        from rankrag_lite.training.recipe import describe_keys
+
+        typer.echo(describe_keys(), nl=False)
 
     @app.command("merge")
     @guard

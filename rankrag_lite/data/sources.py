@@ -126,8 +126,8 @@ def hub_rows(name: str, split: str | None = None, config: str | None = None, dat
         kwargs["data_files"] = data_files
     try:
         ds = datasets.load_dataset(hub_location(name), config, **kwargs)
-    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line for the user)
-        raise fail(e) from None
+    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line, the cause chained)
+        raise fail(e) from e
     if not streaming:
         return [dict(r) for r in ds]
 
@@ -139,7 +139,7 @@ def hub_rows(name: str, split: str | None = None, config: str | None = None, dat
             except StopIteration:
                 return
             except Exception as e:  # noqa: BLE001  (a broken file or connection mid-stream)
-                raise fail(e) from None
+                raise fail(e) from e
             yield dict(row)
 
     return lazy()

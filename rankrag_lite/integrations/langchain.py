@@ -13,6 +13,7 @@ training.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +42,9 @@ class RankRAGCompressor(BaseDocumentCompressor):
     def _load(cls, value):
         if isinstance(value, RankRAG):
             return value
-        if isinstance(value, str):
+        if isinstance(value, (str, os.PathLike)):
             return RankRAG.from_pretrained(value)
-        raise TypeError(f"model must be a RankRAG or a model name, got {type(value).__name__}")
+        raise TypeError(f"model must be a RankRAG or a model name or path, got {type(value).__name__}")
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:

@@ -10,6 +10,7 @@ Each kept node's ``score`` becomes P("True") (the retrieval score is kept in
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 try:
@@ -32,13 +33,13 @@ class RankRAGRerank(BaseNodePostprocessor):
                                        description="Keep the retriever's score in metadata['retrieval_score'].")
     _model: Any = PrivateAttr()
 
-    def __init__(self, model: RankRAG | str, top_n: int = 3, title_key: str = "title",
+    def __init__(self, model: RankRAG | str | os.PathLike, top_n: int = 3, title_key: str = "title",
                  keep_retrieval_score: bool = False):
         super().__init__(top_n=top_n, title_key=title_key, keep_retrieval_score=keep_retrieval_score)
-        if isinstance(model, str):
+        if isinstance(model, (str, os.PathLike)):
             model = RankRAG.from_pretrained(model)
         if not isinstance(model, RankRAG):
-            raise TypeError(f"model must be a RankRAG or a model name, got {type(model).__name__}")
+            raise TypeError(f"model must be a RankRAG or a model name or path, got {type(model).__name__}")
         self._model = model
 
     @classmethod

@@ -199,7 +199,7 @@ def hub_model(name: str) -> str:
         if local is None:
             first = (str(e).splitlines() or [type(e).__name__])[0]
             raise RankragError(f"model {name!r}: cannot reach the hub ({type(e).__name__}: {first}) and it "
-                               "is not in the local hub cache") from None
+                               "is not in the local hub cache") from e
         _HUB_CHECKED[name] = local
         return local
     _HUB_CHECKED[name] = name
@@ -254,7 +254,7 @@ def load_tokenizer(name: str | os.PathLike):
     try:
         tok = AutoTokenizer.from_pretrained(path)
     except OSError as e:
-        raise RankragError(f"cannot load tokenizer for {name!r}: {str(e).splitlines()[0]}") from None
+        raise RankragError(f"cannot load tokenizer for {name!r}: {str(e).splitlines()[0]}") from e
     _align_eos(tok, path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -347,8 +347,8 @@ def load_model(name: str | os.PathLike, *, device: str | None = None, dtype=None
         else:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
             tok_src = path
-    except OSError as e:
-        raise RankragError(f"cannot load model {name!r}: {str(e).splitlines()[0]}") from None
+    except OSError as e:  # the cause stays attached: an OSError may be more than a missing file
+        raise RankragError(f"cannot load model {name!r}: {str(e).splitlines()[0]}") from e
     if not load_in_4bit:
         model.to(device)
     elif for_training:

@@ -57,7 +57,7 @@ def build_index(
     ``params`` override the backend's defaults (both default to Lucene's BM25, k1=0.9, b=0.4);
     ``progress=True`` shows a progress bar while indexing.
     """
-    cls = _backend_class(check_backend(backend))
+    cls = _backend_class(check_bm25_backend(backend))
     return cls.build(docs, progress=progress, **params)
 
 
@@ -72,11 +72,11 @@ def load_index(path: str | os.PathLike) -> BM25Index:
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
         raise RankragError(f"{meta_path}: not a rankrag-lite BM25 index")
-    cls = _backend_class(check_backend(str(meta.get("backend"))))
+    cls = _backend_class(check_bm25_backend(str(meta.get("backend"))))
     return cls.load(path, meta)
 
 
-def check_backend(backend: str) -> str:
+def check_bm25_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise RankragError(f"unknown BM25 backend {backend!r}; choose one of {list(BACKENDS)}")
     return backend

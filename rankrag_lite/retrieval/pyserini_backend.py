@@ -140,7 +140,7 @@ def _pyserini():
         from pyserini.index.lucene import LuceneIndexer
         from pyserini.search.lucene import LuceneSearcher
     except ImportError as e:
-        raise RankragError(f"pyserini could not be imported ({e}); {INSTALL_HINT}") from None
+        raise RankragError(f"pyserini could not be imported ({e}); {INSTALL_HINT}") from e
     finally:
         if placeholder:
             os.environ.pop("OPENAI_API_KEY", None)

@@ -20,21 +20,20 @@ from rankrag_lite.modeling.unsloth_loader import cuda_available, import_unsloth,
 from rankrag_lite.training.recipe import StageConfig
 
 
-def resolve_backend(name: str) -> str:
-    if name == "auto":
-        return "unsloth" if (cuda_available() and unsloth_installed()) else "hf"
-    if name not in ("hf", "unsloth"):
-        raise RankragError(f"unknown backend {name!r}: use hf, unsloth or auto")
-    return name
-
-
 def device() -> str:
     return "cuda" if cuda_available() else "cpu"
 
 
-def check_backend(cfg: StageConfig) -> str:
-    """Fail early (before any output is written) when the backend or 4-bit cannot run here."""
-    backend = resolve_backend(cfg.backend)
+def resolve_training_backend(cfg: StageConfig) -> str:
+    """The backend this run trains with (``auto`` resolved: unsloth on a CUDA GPU where it is
+    installed, hf otherwise). Fails early, before any output is written, when that backend or 4-bit
+    cannot run here; imports unsloth on its backend (it must come before transformers)."""
+    if cfg.backend == "auto":
+        backend = "unsloth" if (cuda_available() and unsloth_installed()) else "hf"
+    elif cfg.backend in ("hf", "unsloth"):
+        backend = cfg.backend
+    else:
+        raise RankragError(f"unknown backend {cfg.backend!r}: use hf, unsloth or auto")
     if backend == "unsloth":
         import_unsloth()
     if cfg.load_in_4bit:
@@ -92,8 +91,8 @@ def build_unsloth(cfg: StageConfig, model_path: str):
             load_in_4bit=cfg.load_in_4bit,
             full_finetuning=cfg.method == "full",
         )
-    except OSError as e:
-        raise RankragError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from None
+    except OSError as e:  # the cause stays attached: an OSError may be more than a missing file
+        raise RankragError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from e
     _align_eos(tok, model_path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

@@ -36,7 +36,7 @@ from rankrag_lite.io import atomic_dir, clean_leftovers, output_lock, write_json
 from rankrag_lite.modeling.chat import IGNORE
 from rankrag_lite.modeling.loading import resolve_model
 from rankrag_lite.progress import log
-from rankrag_lite.training.recipe import StageConfig
+from rankrag_lite.training.recipe import StageConfig, trl_arguments
 
 PROBE_EXAMPLES = 8
 
@@ -56,7 +56,7 @@ def last_checkpoint(ckpt_root: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def resolve_start_model(cfg: StageConfig, work: Path, backend: str) -> str:
+def resolve_start_model(cfg: StageConfig, work: Path) -> str:
     """The model a stage trains on: a model folder / hub name / alias, or a finetune output / adapter
     (merged first: Stage 2 starts from the merged Stage-1 model)."""
     path = Path(cfg.model).expanduser()
@@ -108,24 +108,12 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     else:
         micro, accum = cfg.batch_size, cfg.grad_accum
     kwargs = dict(
+        trl_arguments(cfg),  # lr -> learning_rate, epochs -> num_train_epochs, ... (recipe.py says)
         output_dir=str(ckpt_root),
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accum,
-        learning_rate=cfg.lr,
-        lr_scheduler_type=cfg.scheduler,
-        warmup_steps=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay,
-        adam_beta2=cfg.adam_beta2,
-        max_grad_norm=cfg.max_grad_norm,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps,
-        logging_steps=cfg.logging_steps,
         save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
         data_seed=cfg.seed,
-        max_length=cfg.max_length,
         packing=packing,
         packing_strategy="bfd",
         gradient_checkpointing=cfg.gradient_checkpointing and backend != "unsloth",
@@ -148,6 +136,15 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     return SFTConfig(**kwargs), packing
 
 
+def _check_scheduler(cfg: StageConfig) -> None:
+    from transformers.trainer_utils import SchedulerType
+
+    names = [t.value for t in SchedulerType]
+    if cfg.scheduler not in names:
+        raise RankragError(f"finetune.stage{cfg.stage}.scheduler: unknown schedule {cfg.scheduler!r}; "
+                           f"one of {names}")
+
+
 def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | None = None,
              recipe: dict | None = None, resume: bool = False) -> Path:
     """Run one stage; returns the output folder.
@@ -155,6 +152,9 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     The run owns ``out`` (:func:`~rankrag_lite.io.output_lock`): a second run on the same folder
     stops at once with one line naming this one. A run that fails before its first checkpoint
     leaves no ``.OUT.work`` behind (there is nothing to ``--resume``)."""
+    if not isinstance(cfg, StageConfig):
+        raise TypeError(f"cfg must be a StageConfig (rankrag_lite.training.recipe.stage_config), "
+                        f"got {type(cfg).__name__}")
     out = Path(out)
     with output_lock(out):
         clean_leftovers(out)
@@ -191,13 +191,14 @@ def train_loss_over_all_steps(training_loss: float, global_step: int, resumed_st
 
 def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
               recipe: dict | None, resume: bool) -> Path:
-    from rankrag_lite.training.backends import build_model, check_backend, device
+    from rankrag_lite.training.backends import build_model, device, resolve_training_backend
     from rankrag_lite.training.data import data_stats, load_chat_records, to_dataset, tokenize_records
 
     # --- validate everything cheap before writing anything ---------------------------------------
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
-    backend = check_backend(cfg)  # imports unsloth (first, before transformers) on its backend
+    backend = resolve_training_backend(cfg)  # imports unsloth (first, before transformers) on its backend
+    _check_scheduler(cfg)
     from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
                                                  plot_loss)
     records = load_chat_records(cfg.data, cfg.max_examples, cfg.seed)
@@ -221,7 +222,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     write_json(run_file, run_record)
 
     # --- model, data ---------------------------------------------------------------------------
-    start_model = resolve_start_model(cfg, work, backend)
+    start_model = resolve_start_model(cfg, work)
     log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
     model, tok = build_model(cfg, backend, start_model)
     from rankrag_lite.modeling.loading import check_max_length
@@ -305,8 +306,8 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
             trainer.model.save_pretrained(str(adapter))
             tok.save_pretrained(str(adapter))
             _fix_adapter_base(adapter, start_model)
-        resolved = {"finetune_run": cfg.to_dict(), "start_model": start_model}
-        resolved["finetune_run"]["backend"] = backend
+        # the run's settings by their recipe keys (auto resolved to the backend that trained)
+        resolved = {"finetune_run": {**dataclasses.asdict(cfg), "backend": backend}, "start_model": start_model}
         if recipe is not None:
             resolved["recipe"] = recipe
         if recipe_path is not None:

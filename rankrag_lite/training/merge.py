@@ -66,7 +66,7 @@ def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
     try:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     except OSError as e:
-        raise RankragError(f"cannot load the adapter's base {base!r}: {str(e).splitlines()[0]}") from None
+        raise RankragError(f"cannot load the adapter's base {base!r}: {str(e).splitlines()[0]}") from e
     if getattr(model, "hf_quantizer", None) is not None:
         raise RankragError(f"the adapter's base {base!r} is a quantised checkpoint; merge needs its 16-bit weights")
     model = PeftModel.from_pretrained(model, str(adapter))

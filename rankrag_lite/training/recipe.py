@@ -1,176 +1,254 @@
 """The ``finetune:`` section of a recipe, validated strictly (unknown keys / wrong types fail).
 
-Shape::
+One dataclass, :class:`StageConfig`, holds each setting of a stage once: its type, its default and
+a help text (``rankrag-lite recipe-keys`` prints them; ``docs/recipes.md`` is that listing). The
+recipe key, the ``finetune`` option (``max_steps`` / ``--max-steps``) and the key in the run's saved
+``OUT/recipe.yaml`` are the same name. Shape::
 
     finetune:
-      backend: hf | unsloth | auto     # auto: unsloth on a CUDA GPU, hf otherwise
-      model: smollm2-135m              # base for Stage 1 (and Stage 2 when stage2.model is unset)
+      backend: hf | unsloth | auto     # shared keys: both stages' defaults
+      model: smollm2-135m
       max_length: 512
       load_in_4bit: false
-      method: lora                     # lora (adapters; QLoRA with load_in_4bit) | full (all weights)
+      method: lora
       lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: [q_proj, ...]}
-      stage1: {data: ..., last_turn_only: true, lr: 2.0e-4, ...}
+      stage1: {data: ..., last_turn_only: true, lr: 2.0e-4, ...}   # any key, for that stage
       stage2: {model: ..., data: ..., ...}
 
-Each stage overrides the shared keys it names.
+A stage's setting comes from the first of: the command-line option, the stage's key, the shared key,
+the default.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from rankrag_lite.config import from_dict, section
+from rankrag_lite.config import check_fields, check_value, section, type_name
 from rankrag_lite.errors import RankragError
 
 SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
+#: checks of a value (after its type): ``(test, what a good value is)``
+_AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
+_POSITIVE = (lambda v: v > 0, "> 0")
+_NOT_NEGATIVE = (lambda v: v >= 0, ">= 0")
+
+
+def _key(default: Any = dataclasses.MISSING, help: str = "", *, factory=None, shared: bool = False,
+         trl: str | None = None, option: str | None = None, valid=None, recipe: bool = True):
+    """A setting: ``help`` for the listing; ``shared``: also a key of ``finetune:`` itself (a default
+    for both stages); ``trl``: the SFTConfig argument it is passed as; ``option``: the ``finetune``
+    command-line option that overrides it; ``valid``: ``(test, text)`` on a non-null value."""
+    metadata = {"help": help, "shared": shared, "trl": trl, "option": option, "valid": valid,
+                "recipe": recipe}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
 
 @dataclass
 class LoraSettings:
-    r: int = 16
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: list(SEVEN_PROJECTIONS))
-
-
-@dataclass
-class StageSettings:
-    """One stage's settings; ``None`` means 'take the shared value'."""
-
-    model: str | None = None
-    data: str | None = None
-    backend: Literal["auto", "hf", "unsloth"] | None = None
-    max_length: int | None = None
-    load_in_4bit: bool | None = None
-    method: Literal["lora", "full"] | None = None
-    lora: LoraSettings | None = None
-    last_turn_only: bool = False
-    batch_size: int = 4
-    grad_accum: int = 1
-    lr: float = 2e-4
-    scheduler: str = "cosine"
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    adam_beta2: float = 0.999
-    max_grad_norm: float = 1.0
-    epochs: float = 1.0
-    max_steps: int = -1
-    max_examples: int | None = None
-    packing: bool = True
-    gradient_checkpointing: bool = False
-    save_steps: int = 50
-    save_total_limit: int = 2
-    snapshot_adapters: bool = False  #: keep each checkpoint's adapter in OUT/snapshots/step-N
-    logging_steps: int = 1
-    merge: bool = False
-    seed: int | None = None
-
-
-@dataclass
-class FinetuneSection:
-    backend: Literal["auto", "hf", "unsloth"] = "auto"
-    model: str = "smollm2-135m"
-    max_length: int = 512
-    load_in_4bit: bool = False
-    #: ``lora``: train LoRA adapters (QLoRA with ``load_in_4bit``); ``full``: every weight (the paper's
-    #: choice; for small models on one device: no 4-bit, no adapter, the output is ``OUT/merged``)
-    method: Literal["lora", "full"] = "lora"
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    stage1: StageSettings = field(default_factory=lambda: StageSettings(last_turn_only=True))
-    stage2: StageSettings = field(default_factory=StageSettings)
+    r: int = _key(16, "LoRA rank (the inner size of each adapter)", valid=_AT_LEAST_1)
+    alpha: int = _key(16, "LoRA alpha (the update is scaled by alpha / r)", valid=_POSITIVE)
+    dropout: float = _key(0.0, "dropout on the LoRA input", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
+    target_modules: list[str] = _key(help="the projections that get adapters",
+                                     factory=lambda: list(SEVEN_PROJECTIONS),
+                                     valid=(lambda v: len(v) > 0, "a non-empty list"))
 
 
 @dataclass
 class StageConfig:
-    """Everything one ``finetune`` run needs, shared keys resolved."""
+    """Everything one ``finetune`` run needs: each setting once, with its default and help text.
 
-    stage: int
-    backend: str
-    model: str
-    data: str | None
-    max_length: int
-    load_in_4bit: bool
-    method: str
-    lora: LoraSettings
-    last_turn_only: bool
-    batch_size: int
-    grad_accum: int
-    lr: float
-    scheduler: str
-    warmup_ratio: float
-    weight_decay: float
-    adam_beta2: float
-    max_grad_norm: float
-    epochs: float
-    max_steps: int
-    max_examples: int | None
-    packing: bool
-    gradient_checkpointing: bool
-    save_steps: int
-    save_total_limit: int
-    snapshot_adapters: bool
-    logging_steps: int
-    merge: bool
-    seed: int
+    Built by :func:`stage_config` from a recipe; a field may be changed before :func:`finetune
+    <rankrag_lite.training.finetune.finetune>` runs (the notebooks adapt batch sizes per GPU)."""
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    stage: int = _key(help="1: SFT on chat data; 2: the RankRAG blend", option="--stage", recipe=False)
+    backend: Literal["auto", "hf", "unsloth"] = _key(
+        "auto", "hf (transformers + peft), unsloth, or auto (unsloth on a CUDA GPU where it is installed, "
+        "hf otherwise)", shared=True, option="--backend")
+    model: str = _key(
+        "smollm2-135m", "what trains: a hub name, a local folder, smollm2-135m, or a finetune output / "
+        "adapter (merged first: Stage 2 starts from the Stage-1 output)", shared=True, option="--model")
+    data: str | None = _key(
+        None, "chat JSONL: SFT data (stage 1) or the blend from build-blend (stage 2); a relative path is "
+        "from the working directory", option="--data")
+    max_length: int = _key(
+        512, "tokens per example (longer ones are cut; a packed row holds at most this many); capped at "
+        "the model's context", shared=True, trl="max_length", valid=_AT_LEAST_1)
+    load_in_4bit: bool = _key(False, "NF4 4-bit base weights through bitsandbytes (QLoRA with method lora)",
+                              shared=True, option="--load-in-4bit")
+    method: Literal["lora", "full"] = _key(
+        "lora", "lora: train LoRA adapters (QLoRA with load_in_4bit); full: every weight (no 4-bit, no "
+        "adapter; the output is OUT/merged)", shared=True, option="--method")
+    lora: LoraSettings = _key(help="the adapters: {r, alpha, dropout, target_modules}; a stage's lora "
+                              "replaces the shared one", factory=LoraSettings, shared=True)
+    last_turn_only: bool = _key(
+        False, "loss on the last assistant turn only (default: true in stage1, as the paper's Stage 1; "
+        "false in stage2)")
+    batch_size: int = _key(4, "sequences per micro-batch (packed rows with packing)",
+                           trl="per_device_train_batch_size", valid=_AT_LEAST_1)
+    grad_accum: int = _key(1, "micro-batches per optimizer step (the effective batch is batch_size x "
+                           "grad_accum)", trl="gradient_accumulation_steps", valid=_AT_LEAST_1)
+    lr: float = _key(2e-4, "peak learning rate (AdamW)", trl="learning_rate", valid=_POSITIVE)
+    scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
+                          "SchedulerType)", trl="lr_scheduler_type")
+    warmup_ratio: float = _key(0.03, "fraction of the steps that warm the learning rate up",
+                               trl="warmup_steps", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
+    weight_decay: float = _key(0.0, "AdamW weight decay", trl="weight_decay", valid=_NOT_NEGATIVE)
+    adam_beta2: float = _key(0.999, "AdamW beta2 (the paper: 0.98)", trl="adam_beta2",
+                             valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
+    max_grad_norm: float = _key(1.0, "gradient clipping norm", trl="max_grad_norm", valid=_NOT_NEGATIVE)
+    epochs: float = _key(1.0, "passes over the data (max_steps, when set, decides instead)",
+                         trl="num_train_epochs", valid=_POSITIVE)
+    max_steps: int = _key(-1, "optimizer steps to run (-1: as many as epochs take)", trl="max_steps",
+                          option="--max-steps", valid=(lambda v: v == -1 or v >= 1, "-1 or >= 1"))
+    max_examples: int | None = _key(None, "train on a seeded sample of at most this many examples "
+                                    "(null: all)", valid=_AT_LEAST_1)
+    packing: bool = _key(True, "pack examples best-fit-decreasing into padding-free rows of max_length "
+                         "tokens (batch_size then counts rows)", trl="packing")
+    gradient_checkpointing: bool = _key(False, "recompute activations in the backward pass: less memory, "
+                                        "slower (Unsloth's own on its backend)", trl="gradient_checkpointing")
+    save_steps: int = _key(50, "a checkpoint every N steps (--resume continues from the last one)",
+                           trl="save_steps", valid=_AT_LEAST_1)
+    save_total_limit: int = _key(2, "checkpoints kept while training", trl="save_total_limit",
+                                 valid=_AT_LEAST_1)
+    snapshot_adapters: bool = _key(False, "keep each checkpoint's adapter in OUT/snapshots/step-N (the "
+                                   "learning curve; method lora)")
+    logging_steps: int = _key(1, "a line in OUT/train_log.jsonl every N steps", trl="logging_steps",
+                              valid=_AT_LEAST_1)
+    merge: bool = _key(False, "also write OUT/merged: the adapter merged into its 16/32-bit base (Stage 2 "
+                       "starts from it)")
+    share_system_head: bool = _key(False, "share the ChatQA system head across the rows of a packed sequence "
+                                   "(hf backend)")
+    seed: int | None = _key(None, "seed of the data sample and order and of the LoRA init (null: the "
+                            "recipe's top-level seed, 42 when unset)", trl="seed")
 
 
-def parse_finetune(recipe: dict) -> FinetuneSection:
-    data = section(recipe, "finetune")
-    data = dict(data)
-    for key in ("stage1", "stage2"):
-        if key in data and data[key] is None:
-            data[key] = {}
-    ft = from_dict(FinetuneSection, data, "finetune")
-    if "stage1" in data and "last_turn_only" not in (data["stage1"] or {}):
-        ft.stage1.last_turn_only = True  # the paper's Stage 1 default
-    return ft
+#: what a stage takes when neither the recipe nor the command line says
+STAGE_DEFAULTS = {1: {"last_turn_only": True}, 2: {}}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(StageConfig)}
+#: keys of ``finetune.stage1`` / ``finetune.stage2``
+STAGE_KEYS = [n for n, f in _FIELDS.items() if f.metadata["recipe"]]
+#: keys of ``finetune:`` itself (besides stage1 / stage2)
+SHARED_KEYS = [n for n, f in _FIELDS.items() if f.metadata["shared"]]
+_TRL_NAMES = {f.metadata["trl"]: n for n, f in _FIELDS.items() if f.metadata["trl"]}
 
 
-def stage_config(recipe: dict, stage: int, *, model: str | None = None, data: str | None = None,
-                 backend: str | None = None, max_steps: int | None = None,
-                 load_in_4bit: bool | None = None, method: str | None = None) -> StageConfig:
-    """Resolve one stage's settings: CLI options > stage keys > shared keys."""
+def _unknown_key_hint(key) -> str | None:
+    if key in _TRL_NAMES and _TRL_NAMES[key] != key:
+        return f"'{key}' is TRL's name: the recipe key is '{_TRL_NAMES[key]}'"
+    return None
+
+
+def _shared_key_hint(key) -> str | None:
+    if key in STAGE_KEYS:
+        return f"'{key}' is a stage key: set it under stage1 / stage2"
+    return _unknown_key_hint(key)
+
+
+def option_name(key: str) -> str:
+    """How the error messages name a setting given to :func:`stage_config` (the CLI option)."""
+    return _FIELDS[key].metadata["option"] or f"{key}="
+
+
+def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
+    """Resolve one stage's settings: ``options`` (the command line; ``None``: not given) > the
+    stage's keys > the shared keys > the defaults. Both stages are validated.
+
+    ``options`` take any recipe key (``model``, ``data``, ``backend``, ``max_steps``,
+    ``load_in_4bit``, ``method``, ...); an unknown one is a TypeError."""
+    unknown = sorted(set(options) - set(STAGE_KEYS))
+    if unknown:
+        raise TypeError(f"stage_config() got unexpected keyword(s) {unknown}; settings: {STAGE_KEYS}")
     if stage not in (1, 2):
         raise RankragError(f"--stage must be 1 or 2, got {stage}")
-    ft = parse_finetune(recipe)
-    st: StageSettings = ft.stage1 if stage == 1 else ft.stage2
-    values = {f.name: getattr(st, f.name) for f in dataclasses.fields(StageSettings)}
-    for key in ("backend", "max_length", "load_in_4bit", "method", "lora"):
-        if values[key] is None:
-            values[key] = getattr(ft, key)
-    if values["model"] is None:
-        values["model"] = ft.model
-    if model is not None:
-        values["model"] = model
-    if data is not None:
-        values["data"] = data
-    if backend is not None:
-        values["backend"] = backend
-    if max_steps is not None:
-        values["max_steps"] = max_steps
-    if load_in_4bit:
-        values["load_in_4bit"] = True
-    if method is not None:
-        values["method"] = method
-    if values["method"] not in ("lora", "full"):
-        raise RankragError(f"--method must be lora or full, got {values['method']!r}")
-    if values["method"] == "full" and values["load_in_4bit"]:
-        raise RankragError("full fine-tuning trains 16/32-bit weights: drop --load-in-4bit (QLoRA is method lora)")
-    if values["method"] == "full" and values["snapshot_adapters"]:
-        raise RankragError(f"finetune.stage{stage}.snapshot_adapters keeps LoRA adapters; a full fine-tuning "
-                           "run has none (set it to false)")
-    if values["seed"] is None:
-        values["seed"] = int(recipe.get("seed", 42))
-    for key in ("batch_size", "grad_accum", "max_length", "save_steps", "logging_steps"):
-        if values[key] < 1:
-            raise RankragError(f"finetune.stage{stage}.{key} must be >= 1, got {values[key]}")
-    if values["lr"] <= 0:
-        raise RankragError(f"finetune.stage{stage}.lr must be > 0")
-    if values["max_steps"] == 0 or values["max_steps"] < -1:
-        raise RankragError(f"--max-steps must be >= 1, got {values['max_steps']}")
-    return StageConfig(stage=stage, **values)
+    ft = section(recipe, "finetune")
+    shared = check_fields(StageConfig, ft, "finetune", keys=SHARED_KEYS, hint=_shared_key_hint,
+                          others=("stage1", "stage2"))
+    # (where a value comes from, the values), first to last; a later one wins
+    layers: list[tuple[str, dict]] = [("default", STAGE_DEFAULTS[stage]), ("finetune", shared)]
+    for n in (1, 2):  # both stages are checked: a typo in stage2 fails a stage-1 run as well
+        where, keys = f"finetune.stage{n}", ft.get(f"stage{n}") or {}
+        if isinstance(keys, dict):  # null under a stage key: the shared value
+            keys = {k: v for k, v in keys.items() if not (v is None and k in SHARED_KEYS)}
+        keys = check_fields(StageConfig, keys, where, keys=STAGE_KEYS, hint=_unknown_key_hint)
+        if n == stage:
+            layers.append((where, keys))
+    hints = typing.get_type_hints(StageConfig)
+    given = {k: check_value(v, hints[k], option_name(k))  # option values are input too (--method half)
+             for k, v in options.items() if v is not None}
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # where each value came from, for the messages
+    for where, layer in layers:
+        for key, value in layer.items():
+            values[key], origin[key] = value, f"{where}.{key}"
+    for key, value in given.items():
+        values[key], origin[key] = value, option_name(key)
+    if values.get("seed") is None:
+        seed = recipe.get("seed", 42)
+        values["seed"] = check_value(seed, int, "seed")
+    cfg = StageConfig(stage=stage, **values)
+    _check_ranges(cfg, lambda key: origin.get(key, key))
+    _check_ranges(cfg.lora, lambda key: f"{origin.get('lora', 'lora')}.{key}")
+    if cfg.method == "full" and cfg.load_in_4bit:
+        raise RankragError(f"full fine-tuning trains 16/32-bit weights: drop {origin['load_in_4bit']} "
+                           "(QLoRA is method lora)")
+    if cfg.method == "full" and cfg.snapshot_adapters:
+        raise RankragError(f"{origin['snapshot_adapters']} keeps LoRA adapters; a full fine-tuning run has "
+                           "none (set it to false)")
+    return cfg
+
+
+def _check_ranges(obj, where) -> None:
+    for f in dataclasses.fields(obj):
+        value, valid = getattr(obj, f.name), f.metadata.get("valid")
+        if valid is not None and value is not None and not valid[0](value):
+            raise RankragError(f"{where(f.name)} must be {valid[1]}, got {value}")
+
+
+def trl_arguments(cfg: StageConfig) -> dict:
+    """The settings that SFTConfig takes as they are, by SFTConfig's names (``lr`` ->
+    ``learning_rate``, ...); :mod:`~rankrag_lite.training.finetune` adjusts some of them."""
+    return {f.metadata["trl"]: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.metadata["trl"]}
+
+
+def describe_keys() -> str:
+    """The ``finetune:`` keys as a Markdown table (``rankrag-lite recipe-keys``, docs/recipes.md)."""
+
+    def default(f) -> str:
+        if f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+            if dataclasses.is_dataclass(value):
+                return "(below)"
+        else:
+            value = f.default
+        text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return f"`{text}`"
+
+    def row(prefix: str, f, hints) -> str:
+        notes = []
+        if f.metadata.get("shared"):
+            notes.append("shared")
+        if f.metadata.get("option"):
+            notes.append(f"`{f.metadata['option']}`")
+        if f.metadata.get("valid"):
+            notes.append(f.metadata["valid"][1])
+        if f.metadata.get("trl") and f.metadata["trl"] != f.name:
+            notes.append(f"TRL: {f.metadata['trl']}")
+        cells = [f"`{prefix}{f.name}`", type_name(hints[f.name]), default(f), ", ".join(notes),
+                 f.metadata["help"]]
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = ["| key | type | default | notes | what |", "|---|---|---|---|---|"]
+    for f in dataclasses.fields(StageConfig):
+        if f.metadata["recipe"]:
+            lines.append(row("", f, typing.get_type_hints(StageConfig)))
+        if f.name == "lora":
+            lines.extend(row("lora.", g, typing.get_type_hints(LoraSettings))
+                         for g in dataclasses.fields(LoraSettings))
+    return "\n".join(lines) + "\n"

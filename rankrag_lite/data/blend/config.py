@@ -113,9 +113,9 @@ def parse_blend(recipe: dict) -> BlendConfig:
             v = getattr(s, key)
             if v is not None and v < 1:
                 raise RankragError(f"blend.sources.{name}.{key} must be >= 1, got {v}")
-    from rankrag_lite.retrieval.base import check_backend
+    from rankrag_lite.retrieval.base import check_bm25_backend
 
-    check_backend(cfg.bm25_backend)
+    check_bm25_backend(cfg.bm25_backend)
     for key in ("retrieval_depth", "num_passages", "ranking_positives", "max_passage_words", "size"):
         v = getattr(cfg, key)
         if v is not None and v < 1:

@@ -1,0 +1,126 @@
+"""The finetune settings: one dataclass (each key once, with its help text), the resolution order
+(option > stage key > shared key > default), one name per knob, strict one-line validation, and
+docs/recipes.md equal to ``rankrag-lite recipe-keys``. Nothing here loads a model."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from rankrag_lite.cli import app
+from rankrag_lite.config import load_recipe
+from rankrag_lite.errors import RankragError
+from rankrag_lite.training.recipe import (SHARED_KEYS, STAGE_KEYS, LoraSettings, StageConfig, describe_keys,
+                                          stage_config, trl_arguments)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + sorted((ROOT / "rankrag_lite/assets").glob("*/recipe.yaml"))
+
+
+def test_every_setting_has_one_field_with_a_help_text():
+    for cls in (StageConfig, LoraSettings):
+        for f in dataclasses.fields(cls):
+            assert len(f.metadata["help"]) > 10, f.name
+    assert set(SHARED_KEYS) < set(STAGE_KEYS)  # a shared key is a stage key too, not a second field
+    assert "share_system_head" in STAGE_KEYS and StageConfig(stage=2).share_system_head is False
+
+
+def test_resolution_order_option_then_stage_then_shared_then_default():
+    rec = {"seed": 9, "finetune": {"max_length": 300, "lora": {"r": 4}, "model": "shared-model",
+                                   "stage1": {"max_length": 200, "lr": 1e-4},
+                                   "stage2": {"model": None, "batch_size": 2}}}
+    s1 = stage_config(rec, 1)
+    assert (s1.max_length, s1.lr, s1.lora.r, s1.last_turn_only, s1.seed) == (200, 1e-4, 4, True, 9)
+    s2 = stage_config(rec, 2)  # null under a stage: the shared value
+    assert (s2.max_length, s2.model, s2.batch_size, s2.last_turn_only) == (300, "shared-model", 2, False)
+    assert s2.lr == StageConfig(stage=2).lr  # the default
+    s2 = stage_config(rec, 2, max_length=100, model="m", load_in_4bit=None)  # None: not given
+    assert (s2.max_length, s2.model, s2.load_in_4bit) == (100, "m", False)
+    assert stage_config({"finetune": {"load_in_4bit": True}}, 2, load_in_4bit=False).load_in_4bit is False
+
+
+def test_one_name_per_knob_in_recipe_options_and_saved_config():
+    cfg = stage_config({"finetune": {"stage2": {"lr": 3e-4, "epochs": 2}}}, 2, max_steps=5)
+    saved = dataclasses.asdict(cfg)  # what OUT/recipe.yaml records under finetune_run
+    assert set(saved) == set(STAGE_KEYS) | {"stage"}
+    assert saved["lr"] == 3e-4 and saved["epochs"] == 2 and saved["max_steps"] == 5
+    args = trl_arguments(cfg)  # the same values under TRL's names
+    assert args["learning_rate"] == 3e-4 and args["num_train_epochs"] == 2 and args["max_steps"] == 5
+    with pytest.raises(RankragError, match="'learning_rate' is TRL's name: the recipe key is 'lr'"):
+        stage_config({"finetune": {"stage1": {"learning_rate": 1e-4}}}, 1)
+    with pytest.raises(RankragError, match="'num_train_epochs' is TRL's name: the recipe key is 'epochs'"):
+        stage_config({"finetune": {"stage2": {"num_train_epochs": 1}}}, 1)
+
+
+@pytest.mark.parametrize("recipe, stage, options, message", [
+    ({"stage1": {"lrr": 1}}, 1, {}, "finetune.stage1: unknown key(s) ['lrr']"),
+    ({"stage2": {"lrr": 1}}, 1, {}, "finetune.stage2: unknown key(s) ['lrr']"),  # both stages checked
+    ({"lr": 1e-4}, 1, {}, "'lr' is a stage key: set it under stage1 / stage2"),
+    ({"max_length": "big"}, 1, {}, "finetune.max_length: expected int, got str ('big')"),
+    ({"stage2": {"batch_size": 0}}, 2, {}, "finetune.stage2.batch_size must be >= 1, got 0"),
+    ({"stage2": {"warmup_ratio": 3}}, 2, {}, "finetune.stage2.warmup_ratio must be in [0, 1), got 3"),
+    ({"lora": {"r": 0}}, 2, {}, "finetune.lora.r must be >= 1, got 0"),
+    ({"stage2": [1]}, 2, {}, "finetune.stage2: expected a mapping, got list"),
+    ({}, 2, {"method": "half"}, "--method: expected lora or full, got str ('half')"),
+    ({}, 2, {"backend": "tpu"}, "--backend: expected auto, hf or unsloth"),
+    ({}, 2, {"max_steps": 0}, "--max-steps must be -1 or >= 1, got 0"),
+    ({"method": "full", "load_in_4bit": True}, 2, {}, "drop finetune.load_in_4bit"),
+])
+def test_bad_settings_are_one_line_errors_naming_where(recipe, stage, options, message):
+    with pytest.raises(RankragError) as info:
+        stage_config({"finetune": recipe}, stage, **options)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_api_misuse_of_stage_config_is_a_type_error():
+    with pytest.raises(TypeError, match="lrr"):
+        stage_config({"finetune": {}}, 2, lrr=1)
+    from rankrag_lite.training.finetune import finetune
+
+    with pytest.raises(TypeError, match="StageConfig"):
+        finetune({"stage": 2}, "out")
+
+
+def test_a_bad_top_level_seed_is_a_one_line_error():
+    with pytest.raises(RankragError, match=r"seed: expected int, got str \('x'\)"):
+        stage_config({"seed": "x", "finetune": {}}, 2)
+
+
+def test_bad_yaml_names_its_line(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("finetune:\n  stage1:\n    lr: [1\n")
+    with pytest.raises(RankragError, match=r"r.yaml: not valid YAML \(.* at line \d+, column \d+\)"):
+        load_recipe(bad)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_recipes_resolve_and_hold_no_stale_section_comment(path):
+    rec = load_recipe(path)
+    if "finetune" in rec:
+        for stage in (1, 2):
+            stage_config(rec, stage)
+    assert "# inference:" not in path.read_text()
+
+
+def test_docs_recipes_md_is_the_recipe_keys_listing():
+    res = CliRunner().invoke(app, ["recipe-keys"])
+    assert res.exit_code == 0, res.output
+    assert res.output == describe_keys()
+    page = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
+    table = page.split("<!-- recipe-keys: begin -->\n")[1].split("<!-- recipe-keys: end -->")[0]
+    assert table == describe_keys(), "docs/recipes.md is stale: paste `rankrag-lite recipe-keys` into it"
+    for key in STAGE_KEYS:
+        assert f"| `{key}` |" in table
+
+
+def test_the_run_record_uses_the_recipe_keys(tmp_path):
+    """finetune writes asdict(cfg) as finetune_run: reading it back gives a stage section."""
+    cfg = stage_config({"finetune": {"stage2": {"lr": 3e-4}}}, 2, data="d.jsonl")
+    record = yaml.safe_load(yaml.safe_dump({"finetune_run": dataclasses.asdict(cfg)}))["finetune_run"]
+    record.pop("stage")
+    again = stage_config({"finetune": {"stage2": record}}, 2)
+    assert dataclasses.asdict(again) == dataclasses.asdict(cfg)
