@@ -103,7 +103,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(args.metric), figsize=(5 * len(args.metric), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(args.metric), figsize=(5 * len(args.metric), 4.6), squeeze=False)
     xs = [p["ranking_pairs_seen"] for p in result["points"]]
     for ax, m in zip(axes[0], args.metric):
         ax.plot(xs, [p[m] for p in result["points"]], marker="o", label=args.label)
@@ -118,9 +118,10 @@ def main() -> None:
         ax.set_ylabel(m)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(args.title or f"{args.run.name}: {len(qids)} questions")
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * ((len(labels) + 2) // 3), 1, 1))  # the legend below, off the curves
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=120)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
