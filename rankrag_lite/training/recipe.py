@@ -59,6 +59,8 @@ class StageSettings:
     max_steps: int = -1
     max_examples: int | None = None
     packing: bool = True
+    #: pack rows that open with the same system turn behind one copy of it (hf backend, packing on)
+    share_system_head: bool = False
     gradient_checkpointing: bool = False
     save_steps: int = 50
     save_total_limit: int = 2
@@ -114,6 +116,7 @@ class StageConfig:
     logging_steps: int
     merge: bool
     seed: int
+    share_system_head: bool = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
