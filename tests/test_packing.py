@@ -217,3 +217,27 @@ def test_shared_head_packing_gives_each_rows_own_loss(tiny_model, fixtures):
     # without the mask, transformers splits the row where positions restart: later rows lose the head
     unmasked = _per_row_losses(model, p, None)
     assert max(abs(a - b) for a, b in zip(unmasked[1:], alone[1:])) > 1e-2
+
+
+# ---------------------------------------------------------------- where it cannot run: one-line errors
+
+
+@pytest.mark.parametrize("stage2, extra, needle", [
+    ("{share_system_head: true, packing: false}", [], "packing: true"),
+    ("{share_system_head: true}", ["--backend", "unsloth"], "hf backend"),
+])
+def test_share_system_head_where_it_cannot_run(tmp_path, fixtures, stage2, extra, needle):
+    from typer.testing import CliRunner
+
+    from rankrag_lite.cli import app
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"finetune:\n  backend: hf\n  model: smollm2-135m\n  stage2: {stage2}\n")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
+                                   str(fixtures / "blend_tiny.jsonl"), "--out", str(out), *extra])
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert res.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:"), err
+    assert needle in lines[0] and "share_system_head" in lines[0]
+    assert not out.exists() and not (tmp_path / ".o.work").exists()
