@@ -15,6 +15,7 @@ from pathlib import Path
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import iter_jsonl
 from rankrag_lite.modeling.chat import IGNORE, tokenize_chat
+from rankrag_lite.training.packing import system_head_length
 
 ROLES = {"system", "user", "assistant"}
 
@@ -52,10 +53,14 @@ def load_chat_records(path: str | os.PathLike, max_examples: int | None = None,
 
 
 def tokenize_records(tokenizer, records: list[dict], max_length: int,
-                     last_turn_only: bool = False) -> list[dict]:
+                     last_turn_only: bool = False, system_head: bool = False) -> list[dict]:
     """Token ids + labels per record; records left without any trained token are dropped (with a
     warning naming how many of each blend part: a too-small ``max_length`` silently costing a whole
-    part, e.g. the five-passage rows, is the failure this guards against)."""
+    part, e.g. the five-passage rows, is the failure this guards against).
+
+    ``system_head``: each row also gets ``head_len``, the number of its leading tokens that are its
+    system turn (0 when it has none), for packing behind a shared head
+    (:mod:`rankrag_lite.training.packing`)."""
     rows = []
     dropped: collections.Counter = collections.Counter()
     for rec in records:
@@ -63,6 +68,9 @@ def tokenize_records(tokenizer, records: list[dict], max_length: int,
                             last_turn_only=last_turn_only)
         if any(x != IGNORE for x in row["labels"]):
             row["part"] = str(rec.get("part", "unknown"))
+            if system_head:
+                row["head_len"] = system_head_length(tokenizer, rec["messages"], row["input_ids"],
+                                                     row["labels"])
             rows.append(row)
         else:
             dropped[str(rec.get("part", "unknown"))] += 1

@@ -18,6 +18,11 @@ Batches: with ``packing`` (default) examples are packed best-fit-decreasing into
 ``max_length`` tokens and run padding-free (block-diagonal attention through ``position_ids``), so no
 compute goes to padding; ``batch_size`` then counts packed rows. Without packing, batches are
 length-grouped. TRL's fused LM head projects only the positions whose label is trained.
+
+With the stage's ``share_system_head: true`` (hf backend, packing on) rows that open with the same
+system turn are packed behind one copy of it, with a 4D attention mask that keeps the rows apart
+(:mod:`rankrag_lite.training.packing`): the ChatQA system text every blend row repeats is computed
+once per packed row instead of once per example.
 """
 
 from __future__ import annotations
@@ -97,6 +102,18 @@ def probe_loss(model, rows: list[dict]) -> float:
     return total / max(count, 1)
 
 
+def check_shared_head(cfg: StageConfig, backend: str) -> None:
+    """``share_system_head`` runs only where its 4D attention mask does: the hf backend, packing on."""
+    if not cfg.share_system_head:
+        return
+    key = f"finetune.stage{cfg.stage}.share_system_head"
+    if not cfg.packing:
+        raise RankragError(f"{key} packs rows behind one system turn: it needs packing: true")
+    if backend != "hf":
+        raise RankragError(f"{key} needs the hf backend (Unsloth's attention does not take its 4D mask); "
+                           "use --backend hf or set it to false")
+
+
 def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     from trl import SFTConfig
 
@@ -131,6 +148,10 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
 
         kwargs["bf16"] = torch.cuda.is_bf16_supported()
         kwargs["fp16"] = not kwargs["bf16"]
+    if packing and cfg.share_system_head:  # rows come packed (training.packing), TRL packs nothing
+        from rankrag_lite.training.packing import SFT_SETTINGS
+
+        kwargs.update(SFT_SETTINGS)
     if not packing:
         kwargs["train_sampling_strategy"] = "group_by_length"
     return SFTConfig(**kwargs), packing
@@ -198,6 +219,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
     backend = resolve_training_backend(cfg)  # imports unsloth (first, before transformers) on its backend
+    check_shared_head(cfg, backend)
     _check_scheduler(cfg)
     from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
                                                  plot_loss)
@@ -230,10 +252,25 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     capped = check_max_length(model, cfg.max_length, option=f"finetune.stage{cfg.stage} max_length")
     if capped != cfg.max_length:
         cfg = dataclasses.replace(cfg, max_length=capped)
-    rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only)
+    rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
+                            system_head=cfg.share_system_head)
     stats = data_stats(records, rows)
     log(f"data: {stats['examples']} examples, {stats['tokens']} tokens "
         f"({stats['trained_tokens']} trained)")
+    shared = None
+    if cfg.share_system_head:
+        from rankrag_lite.training.packing import (MASK_IMPLEMENTATIONS, SharedHeadCollator, pack_shared_head,
+                                                   packing_stats, to_packed_dataset)
+
+        impl = model.config._attn_implementation
+        if impl not in MASK_IMPLEMENTATIONS:
+            raise RankragError(f"finetune.stage{cfg.stage}.share_system_head needs sdpa or eager attention, "
+                               f"the model uses {impl}")
+        packed = pack_shared_head(rows, cfg.max_length)
+        shared = packing_stats(rows, packed)
+        log(f"shared system head: {shared['rows_with_shared_head']} of {shared['rows']} rows behind one head, "
+            f"{shared['packed_rows']} packed rows, {shared['packed_tokens']} tokens instead of "
+            f"{shared['row_tokens']} ({100 * shared['tokens_saved_fraction']:.1f}% fewer)")
     probe = rows[:PROBE_EXAMPLES]
     probe_before = probe_loss(model, probe)
 
@@ -245,15 +282,21 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     on_cuda = device() == "cuda"
     # Unsloth brings its own loss path (on CPU it replaces TRL's Triton kernels); the hf backend
     # uses TRL's fused head where its kernels load, the selective-head loss otherwise (CPU).
+    # Rows packed behind a shared head need the selective-head loss, which takes their 4D mask.
     trainer_cls = SFTTrainer if (backend == "unsloth" or trl_kernels_available()) else SelectiveHeadSFTTrainer
+    data_kwargs = {"train_dataset": to_dataset(rows)}
+    if shared is not None:
+        trainer_cls = SelectiveHeadSFTTrainer
+        data_kwargs = {"train_dataset": to_packed_dataset(packed),
+                       "data_collator": SharedHeadCollator(tok.pad_token_id)}
     args, packing = _sft_config(cfg, backend, ckpt_root, on_cuda)
     log_path = work / "train_log.jsonl"
     trainer = trainer_cls(
         model=model,
         args=args,
-        train_dataset=to_dataset(rows),
         processing_class=tok,
         callbacks=[JsonlLogCallback(log_path), ProgressCallback(f"stage {cfg.stage}")],
+        **data_kwargs,
     )
     snapshots = work / "snapshots"
     if cfg.snapshot_adapters:
@@ -290,6 +333,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         "probe_loss_before": probe_before,
         "probe_loss_after": probe_after,
         "packing": packing,
+        "shared_system_head": shared,
         "tokens_this_run": tokens,
         "wall_s_this_run": round(wall, 2),
         "tokens_per_s_this_run": round(tokens / wall, 1) if tokens and wall > 0 else None,

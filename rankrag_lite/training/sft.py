@@ -5,7 +5,9 @@ does not ship (``trl.kernels`` fails to import, and SFTTrainer then fails on its
 subclass does the same in plain PyTorch: it asks the model for the logits at the positions whose
 next token is trained (``logits_to_keep`` as an index tensor), so the ``(tokens x vocab)`` logits
 are built for a few hundred answer tokens instead of every prompt token (the passage-heavy RankRAG
-prompts are mostly context). Used by the ``hf`` backend where TRL's kernels are unavailable.
+prompts are mostly context). Used by the ``hf`` backend where TRL's kernels are unavailable, and
+for rows packed behind a shared system head (:mod:`rankrag_lite.training.packing`), whose 4D bool
+attention mask it hands to the model in the form its attention implementation takes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from trl import SFTTrainer
+
+from rankrag_lite.training.packing import mask_for_attention
 
 IGNORE = -100
 
@@ -37,6 +41,12 @@ class SelectiveHeadSFTTrainer(SFTTrainer):
         inputs = dict(inputs)
         labels = inputs.pop("labels")
         inputs["use_cache"] = False
+        n_tok = None
+        mask4d = inputs.get("attention_mask")
+        if mask4d is not None and mask4d.dim() == 4:  # packed rows behind a shared head
+            n_tok = int(mask4d.diagonal(dim1=-2, dim2=-1).sum())  # padding sees nothing, not even itself
+            inputs["attention_mask"] = mask_for_attention(
+                mask4d, model.config._attn_implementation, model.get_input_embeddings().weight.dtype)
         shift = labels[:, 1:]
         if self.selective_head:
             # positions p whose next token (p + 1) is trained, in any row of the batch
@@ -61,10 +71,9 @@ class SelectiveHeadSFTTrainer(SFTTrainer):
             valid = mask.sum()
         self._metrics[mode]["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
         if mode == "train":
-            if "attention_mask" in inputs:
-                n_tok = int(inputs["attention_mask"].sum())
-            else:
-                n_tok = int(inputs["input_ids"].numel())
+            if n_tok is None:
+                n_tok = (int(inputs["attention_mask"].sum()) if "attention_mask" in inputs
+                         else int(inputs["input_ids"].numel()))
             self._total_train_tokens += n_tok
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
         return (loss, out) if return_outputs else loss
