@@ -11,7 +11,9 @@ correlation between rank and length among the negatives (positive: longer ranked
         --eval runs/eval-2wiki100
 
 A ranker that knows relevance puts the gold first whichever is longer; a length ranker wins only
-against shorter negatives. The evaluation set is read with the kit's loader, so passage ids and gold
+against shorter negatives. Where a question has more candidates than evaluate keeps per ranker
+(its largest k, e.g. DL19 at --depth 30), the passages below a ranker's kept top count as ranked
+after it, and a pair of two such passages is skipped. The evaluation set is read with the kit's loader, so passage ids and gold
 labels are the ones ``evaluate`` used.
 """
 
@@ -43,12 +45,17 @@ def main() -> None:
         rhos = []
         for r in rows:
             it = items[r["qid"]]
-            rank = {pid: i for i, pid in enumerate(r["rankers"][ranker]["top"])}
+            top = r["rankers"][ranker]["top"]  # evaluate keeps the top max(k): deeper passages are unranked
+            rank = {pid: i for i, pid in enumerate(top)}
+            for p in it.passages:  # below every kept one, tied among themselves (their pairs are skipped)
+                rank.setdefault(p["pid"], len(top))
             length = {p["pid"]: len(p["text"].split()) for p in it.passages}
             gold = [p for p in length if it.qrels.get(p, 0) > 0]
             neg = [p for p in length if it.qrels.get(p, 0) <= 0]
             for g in gold:
                 for n in neg:
+                    if rank[g] == rank[n]:  # both below the kept top
+                        continue
                     if length[n] >= length[g]:
                         n_long += 1
                         won_long += rank[g] < rank[n]
