@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from rankrag_lite.data.schemas import ChatItem, Passage, QAItem
 from rankrag_lite.errors import RankragError
-from rankrag_lite.formats.fields import Records, need, need_object, record_id, str_list
+from rankrag_lite.formats.fields import Records, need, objects, record_id, str_list
 
 ROLES = ("system", "user", "assistant")
 
@@ -85,8 +85,7 @@ def read_chatqa_qa(recs: Records) -> Iterator[QAItem]:
     """The last user turn is the question (a final assistant turn is the answer when ``answers`` is
     empty), earlier turns its history, the document its gold passage."""
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i)
         msgs = list(need(rec, "messages", where, i))
         answers = str_list(rec.get("answers"))

@@ -41,6 +41,13 @@ def need_object(rec, where: str, i: int) -> dict:
     return rec
 
 
+def objects(recs):
+    """``(i, record)`` for each record of ``recs`` (a :class:`Records`), each checked to be an object:
+    the loop every reader starts with."""
+    for i, rec in enumerate(recs.records):
+        yield i, need_object(rec, recs.where, i)
+
+
 def str_list(value) -> list[str]:
     """Answers of any layout as distinct non-empty strings: a string, a list (of strings, of
     ``{text}``, of lists), or SQuAD hub ``{"text": [...], "answer_start": [...]}``."""

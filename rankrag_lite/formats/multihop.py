@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from rankrag_lite.data.schemas import Passage, QAItem
 from rankrag_lite.errors import RankragError
-from rankrag_lite.formats.fields import Records, need, need_object, passage, question, record_id, str_list
+from rankrag_lite.formats.fields import Records, need, objects, passage, question, record_id, str_list
 
 
 def sniff_hotpotqa(rec: dict) -> bool:
@@ -28,8 +28,7 @@ def sniff_passages(rec: dict) -> bool:
 def read_hotpotqa(recs: Records) -> Iterator[QAItem]:
     """Gold passages are the titles named in ``supporting_facts``."""
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         q = question(rec, where, i)
         answers = str_list(need(rec, "answer", where, i))
         ctx = need(rec, "context", where, i)
@@ -51,8 +50,7 @@ def read_hotpotqa(recs: Records) -> Iterator[QAItem]:
 def read_musique(recs: Records) -> Iterator[QAItem]:
     """Answers are ``answer`` + ``answer_aliases``; gold passages are ``is_supporting``."""
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i)
         q = question(rec, where, i)
         answers = str_list([need(rec, "answer", where, i)] + list(rec.get("answer_aliases") or []))
@@ -63,8 +61,7 @@ def read_musique(recs: Records) -> Iterator[QAItem]:
 
 def read_passages(recs: Records) -> Iterator[QAItem]:
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i)
         q = question(rec, where, i)
         answers = str_list(rec.get("answers", rec.get("answer")))

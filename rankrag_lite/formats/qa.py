@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from rankrag_lite.data.schemas import Passage, QAItem
 from rankrag_lite.errors import RankragError
-from rankrag_lite.formats.fields import Records, need, need_object, passage, question, record_id, str_list
+from rankrag_lite.formats.fields import Records, need, objects, passage, question, record_id, str_list
 
 
 def sniff_nq_open(rec: dict) -> bool:
@@ -29,8 +29,7 @@ def sniff_squad(rec: dict) -> bool:
 
 def read_nq_open(recs: Records) -> Iterator[QAItem]:
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         q = question(rec, where, i)
         if "answer" not in rec and "answers" not in rec:
             raise RankragError(f"{where}: record {i + 1} has no 'answer' field")
@@ -40,8 +39,7 @@ def read_nq_open(recs: Records) -> Iterator[QAItem]:
 def read_ctxs(recs: Records) -> Iterator[QAItem]:
     """A passage is gold when ``isgold`` / ``is_gold`` (else ``hasanswer`` / ``has_answer``)."""
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i)
         q = question(rec, where, i)
         answers = str_list(need(rec, "answers", where, i) if "answer" not in rec else rec["answer"])
@@ -73,8 +71,7 @@ def read_squad(recs: Records) -> Iterator[QAItem]:
                                  passages=[Passage(text=ctx, title=title, pid=f"{title}#{j}", is_gold=True)])
                     n += 1
         return
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i)
         q = question(rec, where, i)
         ctx = need(rec, "context", where, i)

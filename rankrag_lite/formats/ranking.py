@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from rankrag_lite.data.schemas import Passage, QAItem, RankingItem
 from rankrag_lite.errors import RankragError
-from rankrag_lite.formats.fields import Records, need, need_object, record_id, str_list
+from rankrag_lite.formats.fields import Records, need, objects, record_id, str_list
 from rankrag_lite.formats.trec import rankllm_query, read_qrels
 
 # Climate-FEVER labels: hub rows use integers (0 SUPPORTS, 1 REFUTES, 2 NOT_ENOUGH_INFO, 3 DISPUTED).
@@ -40,8 +40,7 @@ def sniff_climate_fever(rec: dict) -> bool:
 
 def read_qpn(recs: Records) -> Iterator[RankingItem]:
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i, _QID_KEYS)
         q = str(need(rec, "query", where, i))
         pos = [Passage(text=t, pid=f"{qid}-pos{j}", is_gold=True)
@@ -54,8 +53,7 @@ def read_qpn(recs: Records) -> Iterator[RankingItem]:
 def read_msmarco(recs: Records) -> Iterator[RankingItem]:
     """A query without a selected passage is unusable and skipped."""
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i, _QID_KEYS)
         q = str(need(rec, "query", where, i))
         ps = need(rec, "passages", where, i)
@@ -68,8 +66,7 @@ def read_msmarco(recs: Records) -> Iterator[RankingItem]:
 
 def read_climate_fever(recs: Records) -> Iterator[RankingItem]:
     where = recs.where
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, where, i)
+    for i, rec in objects(recs):
         qid = record_id(rec, i, _QID_KEYS)
         q = str(need(rec, "claim", where, i))
         pos, neg = [], []
@@ -87,8 +84,7 @@ def read_climate_fever(recs: Records) -> Iterator[RankingItem]:
 
 def read_query_only(recs: Records) -> Iterator[QAItem]:
     """The queries of a ``qpn`` file or a ``rankllm`` run as QA items without answers."""
-    for i, rec in enumerate(recs.records):
-        rec = need_object(rec, recs.where, i)
+    for i, rec in objects(recs):
         q = str(need(rec, "query", recs.where, i))
         qid = rankllm_query(rec, recs.where, i)["qid"] if recs.fmt == "rankllm" else record_id(rec, i)
         yield QAItem(qid=qid, question=q, answers=[])
@@ -100,8 +96,8 @@ def read_judged_run(recs: Records, qrels_path: str, min_grade: int = 1) -> Itera
         raise RankragError(f"min_grade must be >= 1, got {min_grade}")
     qrels = read_qrels(qrels_path)
     judged_queries = 0
-    for i, rec in enumerate(recs.records):
-        need(need_object(rec, recs.where, i), "query", recs.where, i)
+    for i, rec in objects(recs):
+        need(rec, "query", recs.where, i)
         need(rec, "hits", recs.where, i)
         cand = rankllm_query(rec, recs.where, i)
         grades = qrels.get(cand["qid"])
