@@ -151,7 +151,8 @@ def _print_table(summary: dict, rag_summary: dict, steps: int, shipped_name: str
     ans = rag_summary.get("answers") or {}
     if ans:
         console.print("rag answers of the model just trained (top-5 after reranking): "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in ans.items() if isinstance(v, (int, float))))
+                      + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in ans.items() if isinstance(v, (int, float))))
 
 
 def main(
