@@ -96,6 +96,9 @@ class StageConfig:
     lr: float = _key(2e-4, "peak learning rate (AdamW)", trl="learning_rate", valid=_POSITIVE)
     scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
                           "SchedulerType)", trl="lr_scheduler_type")
+    scheduler_kwargs: dict[str, Any] = _key(
+        help="the schedule's own arguments (transformers' lr_scheduler_kwargs), e.g. {num_decay_steps: "
+        "60} for warmup_stable_decay", factory=dict, trl="lr_scheduler_kwargs")
     warmup_ratio: float = _key(0.03, "fraction of the steps that warm the learning rate up",
                                trl="warmup_steps", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     weight_decay: float = _key(0.0, "AdamW weight decay", trl="weight_decay", valid=_NOT_NEGATIVE)
