@@ -246,7 +246,8 @@ def test_share_system_head_where_it_cannot_run(tmp_path, fixtures, stage2, extra
 @pytest.mark.slow
 def test_finetune_with_a_shared_system_head(tmp_path, fixtures, tiny_model_path):
     """Stage 2 through the CLI with ``share_system_head: true``: it trains (the loss on the probe rows
-    goes down) and its summary counts the tokens the shared head saved."""
+    goes down) and its summary counts the tokens the shared head saved. The issue-12 recipe's
+    warmup-stable-decay rate rides along: ``scheduler_kwargs`` reach transformers' schedule."""
     from typer.testing import CliRunner
 
     from rankrag_lite.cli import app
@@ -255,7 +256,8 @@ def test_finetune_with_a_shared_system_head(tmp_path, fixtures, tiny_model_path)
     recipe.write_text(
         "seed: 3\nfinetune:\n  backend: hf\n  model: " + tiny_model_path + "\n  max_length: 512\n"
         "  lora: {r: 8, alpha: 16}\n  stage2: {max_examples: 12, batch_size: 1, lr: 2.0e-3, max_steps: 3,"
-        " save_steps: 10, warmup_ratio: 0.0, scheduler: constant, share_system_head: true}\n")
+        " save_steps: 10, warmup_ratio: 0.0, scheduler: warmup_stable_decay,"
+        " scheduler_kwargs: {num_decay_steps: 2}, share_system_head: true}\n")
     out = tmp_path / "s2"
     res = CliRunner().invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
                                    str(fixtures / "blend_tiny.jsonl"), "--out", str(out)])
@@ -267,3 +269,7 @@ def test_finetune_with_a_shared_system_head(tmp_path, fixtures, tiny_model_path)
     assert shared["packed_tokens"] < shared["row_tokens"]
     assert 0 < summary["tokens_this_run"] <= 3 * 512
     assert summary["probe_loss_after"] < summary["probe_loss_before"]
+    # one stable step, then a cosine decay over two (the rate logged at step k is the one it ran at)
+    lrs = [json.loads(x)["learning_rate"] for x in (out / "train_log.jsonl").read_text().splitlines()
+           if "loss" in json.loads(x)]
+    assert lrs == pytest.approx([2e-3, 2e-3, 1e-3])

@@ -18,7 +18,7 @@ from rankrag_lite.training.recipe import (SHARED_KEYS, STAGE_KEYS, LoraSettings,
                                           stage_config, trl_arguments)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + sorted((ROOT / "rankrag_lite/assets").glob("*/recipe.yaml"))
+SHIPPED = sorted((ROOT / "recipes").rglob("*.yaml")) + sorted((ROOT / "rankrag_lite/assets").glob("*/recipe.yaml"))
 
 
 def test_every_setting_has_one_field_with_a_help_text():
@@ -50,6 +50,11 @@ def test_one_name_per_knob_in_recipe_options_and_saved_config():
     assert saved["lr"] == 3e-4 and saved["epochs"] == 2 and saved["max_steps"] == 5
     args = trl_arguments(cfg)  # the same values under TRL's names
     assert args["learning_rate"] == 3e-4 and args["num_train_epochs"] == 2 and args["max_steps"] == 5
+    assert args["lr_scheduler_kwargs"] == {}  # a fresh dict per config, passed as it is
+    wsd = stage_config({"finetune": {"stage2": {"scheduler": "warmup_stable_decay",
+                                                "scheduler_kwargs": {"num_decay_steps": 6}}}}, 2)
+    assert trl_arguments(wsd)["lr_scheduler_kwargs"] == {"num_decay_steps": 6}
+    assert trl_arguments(wsd)["lr_scheduler_type"] == "warmup_stable_decay"
     with pytest.raises(RankragError, match="'learning_rate' is TRL's name: the recipe key is 'lr'"):
         stage_config({"finetune": {"stage1": {"learning_rate": 1e-4}}}, 1)
     with pytest.raises(RankragError, match="'num_train_epochs' is TRL's name: the recipe key is 'epochs'"):
@@ -64,6 +69,7 @@ def test_one_name_per_knob_in_recipe_options_and_saved_config():
     ({"stage2": {"batch_size": 0}}, 2, {}, "finetune.stage2.batch_size must be >= 1, got 0"),
     ({"stage2": {"warmup_ratio": 3}}, 2, {}, "finetune.stage2.warmup_ratio must be in [0, 1), got 3"),
     ({"lora": {"r": 0}}, 2, {}, "finetune.lora.r must be >= 1, got 0"),
+    ({"stage2": {"scheduler_kwargs": 60}}, 2, {}, "finetune.stage2.scheduler_kwargs: expected dict"),
     ({"stage2": [1]}, 2, {}, "finetune.stage2: expected a mapping, got list"),
     ({}, 2, {"method": "half"}, "--method: expected lora or full, got str ('half')"),
     ({}, 2, {"backend": "tpu"}, "--backend: expected auto, hf or unsloth"),
