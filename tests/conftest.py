@@ -20,6 +20,30 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+#: the stage settings of the tests' short training runs (a few steps of the tiny model on CPU)
+TINY_STAGE = {"batch_size": 2, "grad_accum": 1, "lr": 2.0e-3, "warmup_ratio": 0.0, "scheduler": "constant"}
+
+
+@pytest.fixture(scope="session")
+def tiny_recipe(tiny_model_path):
+    """``tiny_recipe(path, stage2={...}, **finetune)``: write a finetune recipe for the tiny model (LoRA
+    r=8, 192 tokens, the TINY_STAGE settings under each stage given) and return its path."""
+    import yaml
+
+    def write(path: Path, *, seed: int = 3, stage1: dict | None = None, stage2: dict | None = None,
+              **finetune) -> Path:
+        ft = {"backend": "hf", "model": tiny_model_path, "max_length": 192, "lora": {"r": 8, "alpha": 16},
+              **finetune}
+        for key, stage in (("stage1", stage1), ("stage2", stage2)):
+            if stage is not None:
+                ft[key] = {**TINY_STAGE, **stage}
+        ft = {k: v for k, v in ft.items() if v is not None}  # lora=None: none (full fine-tuning)
+        Path(path).write_text(yaml.safe_dump({"seed": seed, "finetune": ft}, sort_keys=False))
+        return Path(path)
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path() -> str:
     """Folder of the cached safetensors copy of SmolLM2-135M-Instruct (converted once)."""

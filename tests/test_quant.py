@@ -14,18 +14,6 @@ from tests.inference_helpers import candidates_from_twowiki
 
 runner = CliRunner()
 
-QLORA_RECIPE = """\
-seed: 3
-finetune:
-  backend: hf
-  model: {model}
-  max_length: 192
-  lora: {{r: 8, alpha: 16}}
-  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 3,
-            warmup_ratio: 0.0, scheduler: constant, merge: true}}
-"""
-
-
 def test_4bit_probe_passes_on_this_cpu():
     """The real probe (an NF4 Linear4bit forward and backward on CPU), not an import check."""
     from rankrag_lite.modeling.quant import _probe, check_4bit
@@ -93,7 +81,7 @@ def test_rerank_4bit_scores_rank_like_fp32(tmp_path):
 
 
 @pytest.mark.slow
-def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, fixtures, tmp_path):
+def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, tiny_recipe, fixtures, tmp_path):
     """A real QLoRA run (NF4 base, k-bit preparation, LoRA on the seven projections) on the tiny model;
     its adapter reloads and scores; the merge folds it into the fp32 base, not into dequantised NF4."""
     import yaml
@@ -107,8 +95,8 @@ def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, fixture
     from rankrag_lite.ranking.scorer import PTrueScorer
     from rankrag_lite.ranking.tokens import encode, render
 
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(QLORA_RECIPE.format(model=tiny_model_path))
+    recipe = tiny_recipe(tmp_path / "r.yaml", stage2={"max_examples": 6, "max_steps": 3, "save_steps": 3,
+                                                     "merge": True})
     out = tmp_path / "q"
     r = runner.invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
                             str(fixtures / "blend_tiny.jsonl"), "--load-in-4bit", "--out", str(out)])

@@ -182,25 +182,13 @@ def test_parallel_index_runs_never_corrupt_the_output(tmp_path):
     assert any("left" in line for line in lines), ok
 
 
-FINETUNE_RECIPE = """\
-seed: 3
-finetune:
-  backend: hf
-  model: {model}
-  max_length: 192
-  lora: {{r: 8, alpha: 16}}
-  stage2: {{max_examples: 12, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 6, save_steps: 1,
-            logging_steps: 1, warmup_ratio: 0.0, scheduler: constant}}
-"""
-
-
 @pytest.mark.slow
-def test_parallel_finetune_refused_then_resume_after_kill_9(tmp_path, tiny_model_path):
+def test_parallel_finetune_refused_then_resume_after_kill_9(tmp_path, tiny_recipe):
     """Item 1 with the issue's reproduction (a second finetune on a running one's --out), then
     kill -9 of the first (no stale lock), --resume, and item 5: the resumed run's train_loss is the
     mean over all its steps (the log has one loss per step), not this run's sum over all steps."""
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(FINETUNE_RECIPE.format(model=tiny_model_path))
+    recipe = tiny_recipe(tmp_path / "r.yaml", stage2={"max_examples": 12, "max_steps": 6, "save_steps": 1,
+                                                     "logging_steps": 1})
     out = tmp_path / "run"
     args = ["finetune", "--stage", "2", "--recipe", recipe, "--data", FIX / "blend_tiny.jsonl", "--out", out]
     first = subprocess.Popen([sys.executable, "-m", "rankrag_lite", *map(str, args)], env=env(),

@@ -16,25 +16,11 @@ from typer.testing import CliRunner
 from rankrag_lite.cli import app
 from rankrag_lite.io import read_jsonl
 
-RECIPE = """\
-seed: 3
-finetune:
-  backend: hf
-  model: {model}
-  max_length: 192
-  lora: {{r: 8, alpha: 16}}
-  stage1: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
-            warmup_ratio: 0.0, scheduler: constant, merge: true}}
-  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 3, save_steps: 1,
-            warmup_ratio: 0.0, scheduler: constant, snapshot_adapters: true}}
-"""
-
-
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory, tiny_model_path):
-    p = tmp_path_factory.mktemp("recipe") / "r.yaml"
-    p.write_text(RECIPE.format(model=tiny_model_path))
-    return p
+def recipe(tmp_path_factory, tiny_recipe):
+    short = {"max_examples": 6, "max_steps": 3, "save_steps": 1}
+    return tiny_recipe(tmp_path_factory.mktemp("recipe") / "r.yaml", stage1={**short, "merge": True},
+                       stage2={**short, "snapshot_adapters": True})
 
 
 def _ok(args):

@@ -13,18 +13,6 @@ from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
 from rankrag_lite.training.recipe import stage_config
 
-RECIPE = """\
-seed: 5
-finetune:
-  backend: hf
-  model: {model}
-  max_length: 160
-  method: full
-  stage2: {{max_examples: 4, batch_size: 2, grad_accum: 1, lr: 5.0e-5, max_steps: 2, save_steps: 1,
-            warmup_ratio: 0.0, scheduler: constant}}
-"""
-
-
 def test_full_method_is_validated():
     rec = {"finetune": {"method": "full", "stage2": {"snapshot_adapters": True}}}
     with pytest.raises(RankragError, match="snapshot_adapters keeps LoRA adapters"):
@@ -38,12 +26,12 @@ def test_full_method_is_validated():
 
 
 @pytest.mark.slow
-def test_full_finetune_trains_every_weight(tmp_path, tiny_model_path, fixtures):
+def test_full_finetune_trains_every_weight(tmp_path, tiny_model_path, tiny_recipe, fixtures):
     import torch
     from safetensors.torch import load_file
 
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(RECIPE.format(model=tiny_model_path))
+    recipe = tiny_recipe(tmp_path / "r.yaml", seed=5, max_length=160, method="full", lora=None,
+                         stage2={"max_examples": 4, "lr": 5.0e-5, "max_steps": 2, "save_steps": 1})
     out = tmp_path / "full"
     res = CliRunner().invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
                                    str(fixtures / "blend_tiny.jsonl"), "--out", str(out)])

@@ -21,21 +21,11 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("unsloth") is None, reason="unsloth is not installed"),
 ]
 
-RECIPE = """\
-seed: 3
-finetune:
-  backend: unsloth
-  model: {model}
-  max_length: 192
-  lora: {{r: 8, alpha: 16}}
-  stage2: {{max_examples: 6, batch_size: 2, grad_accum: 1, lr: 2.0e-3, max_steps: 2, save_steps: 1,
-            warmup_ratio: 0.0, scheduler: constant, merge: true}}
-"""
+UNSLOTH_STAGE = {"max_examples": 6, "max_steps": 2, "save_steps": 1, "merge": True}
 
 
-def test_unsloth_backend_trains_and_merges_on_cpu(tiny_model_path, fixtures, tmp_path):
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(RECIPE.format(model=tiny_model_path))
+def test_unsloth_backend_trains_and_merges_on_cpu(tiny_recipe, fixtures, tmp_path):
+    recipe = tiny_recipe(tmp_path / "r.yaml", backend="unsloth", stage2=UNSLOTH_STAGE)
     out = tmp_path / "u"
     env = dict(os.environ, RANKRAG_LITE_QUIET="1", HF_HUB_OFFLINE="1")
     res = subprocess.run(
@@ -53,15 +43,14 @@ def test_unsloth_backend_trains_and_merges_on_cpu(tiny_model_path, fixtures, tmp
     assert merged["eos_token_id"] == 2
 
 
-def test_unsloth_backend_qlora_on_cpu_merges_into_the_original_weights(tiny_model_path, fixtures, tmp_path):
+def test_unsloth_backend_qlora_on_cpu_merges_into_the_original_weights(tiny_model_path, tiny_recipe, fixtures,
+                                                                       tmp_path):
     """Unsloth's CPU path loads the base in NF4 (``load_in_4bit``) and trains LoRA on it; the merge
     folds the adapter into the original fp32 weights (checked by hand on one projection)."""
     import torch
     from safetensors.torch import load_file
 
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(RECIPE.format(model=tiny_model_path).replace("  max_length: 192\n",
-                                                                   "  max_length: 192\n  load_in_4bit: true\n"))
+    recipe = tiny_recipe(tmp_path / "r.yaml", backend="unsloth", load_in_4bit=True, stage2=UNSLOTH_STAGE)
     out = tmp_path / "u4"
     env = dict(os.environ, RANKRAG_LITE_QUIET="1", HF_HUB_OFFLINE="1")
     res = subprocess.run(

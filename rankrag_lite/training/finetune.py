@@ -39,7 +39,7 @@ import yaml
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_dir, clean_leftovers, output_lock, write_json
 from rankrag_lite.modeling.chat import IGNORE
-from rankrag_lite.modeling.loading import resolve_model
+from rankrag_lite.modeling.loading import finetune_output_model, resolve_model
 from rankrag_lite.progress import log
 from rankrag_lite.training.recipe import StageConfig, trl_arguments
 
@@ -65,10 +65,10 @@ def resolve_start_model(cfg: StageConfig, work: Path) -> str:
     """The model a stage trains on: a model folder / hub name / alias, or a finetune output / adapter
     (merged first: Stage 2 starts from the merged Stage-1 model)."""
     path = Path(cfg.model).expanduser()
-    if path.is_dir() and (path / "merged" / "config.json").exists():
-        return str(path / "merged")
-    if path.is_dir() and ((path / "adapter" / "adapter_config.json").exists()
-                          or (path / "adapter_config.json").exists()):
+    inner = finetune_output_model(path) if path.is_dir() else None  # the one "merged first" rule
+    if inner is not None and inner.name == "merged":
+        return str(inner)
+    if inner is not None or (path / "adapter_config.json").exists():
         from rankrag_lite.training.merge import merge_adapter
 
         dest = work / "start-model"
