@@ -43,3 +43,27 @@ python scripts/learning_curve.py --run $A $(for s in 20 40 60 80 100; do echo --
   --label "LoRA, constant lr, 2 passes over 870 pairs" \
   --also docs/img/learning_curve.json="shipped: LoRA, cosine, 1 pass over 2,431 pairs" \
   --title "Levers on 2Wiki dev (first 40 questions)" --out $RUNS/levers_2wiki40.png
+
+# --- C: two passes over the whole tiny blend, warmup-stable-decay, shared system head (about 2 h of
+# training on this machine, then about 25 min of evaluation); docs/results.md "Two passes over the
+# whole blend". The DL19 top-100 and 2Wiki 100-question rows decide whether it is shipped.
+C=$RUNS/lora-wsd-2ep-whole
+if [ ! -f "$C/summary.json" ]; then
+  resume=""; [ -d "$RUNS/.lora-wsd-2ep-whole.work/checkpoints" ] && resume="--resume"
+  rankrag-lite finetune --stage 2 --recipe recipes/levers/lora-wsd-2ep-whole.yaml \
+    --data "$RUNS/blend-v2/blend.jsonl" --out "$C" $resume
+fi
+[ -f "$RUNS/eval-wsd-dl19-top100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth 100 --model $C \
+    --rankers given,random --fuse bm25:0.5 --fuse bm25:0.7 --no-answer --out "$RUNS/eval-wsd-dl19-top100"
+[ -f "$RUNS/eval-wsd-2wiki100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model $C --rankers bm25,random \
+    --fuse bm25:0.5 --fuse bm25:0.7 --no-answer --out "$RUNS/eval-wsd-2wiki100"
+python scripts/length_pairwise.py --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth 100 \
+  --eval "$RUNS/eval-wsd-dl19-top100"
+python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-wsd-2wiki100"
+# the learning curve: snapshots of the flat part (steps 20-216) and of the decay, first 40 questions
+[ -f "$RUNS/eval-wsd-2wiki40/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 40 \
+    $(for s in 60 140 200 260; do echo --model $C/snapshots/step-$s; done) --model $C \
+    --rankers bm25,random --no-answer --out "$RUNS/eval-wsd-2wiki40"

@@ -13,14 +13,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import yaml
 
+from rankrag_lite.config import load_recipe
+from rankrag_lite.training.recipe import stage_config
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "rankrag_lite" / "assets" / "smollm2-135m-rankrag"
+RECIPE = ROOT / "recipes" / "tiny-cpu.yaml"
 FIXTURE = "tests/fixtures/inference/twowiki_dev20.jsonl"
 MAX_BYTES = 25 * 2**20
 
@@ -32,14 +37,18 @@ def copy(run: Path) -> None:
     cfg = json.loads((run / "adapter" / "adapter_config.json").read_text())
     if cfg.get("base_model_name_or_path") != "smollm2-135m":
         raise SystemExit(f"the adapter's base is {cfg.get('base_model_name_or_path')!r}, not smollm2-135m")
-    # the recipe shipped beside the adapter must be the one it was trained with
-    trained = yaml.safe_load((run / "recipe.yaml").read_text())["recipe"]
-    if yaml.safe_load((ROOT / "recipes" / "tiny-cpu.yaml").read_text()) != trained:
-        raise SystemExit(f"recipes/tiny-cpu.yaml has changed since {run} was trained (see {run / 'recipe.yaml'})")
+    # the recipe shipped beside the adapter must train what was trained: its resolved stage-2 settings
+    # equal the run's (the data path aside); the run may have come from a lever recipe of the same settings
+    trained = yaml.safe_load((run / "recipe.yaml").read_text())["finetune_run"]
+    shipped = dataclasses.asdict(stage_config(load_recipe(RECIPE), 2))
+    differ = sorted(k for k in set(trained) | set(shipped) if k != "data" and trained.get(k) != shipped.get(k))
+    if differ:
+        raise SystemExit(f"{RECIPE.relative_to(ROOT)} does not train what {run} trained: {differ} differ "
+                         f"(see {run / 'recipe.yaml'})")
     ASSET.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_model.safetensors", "adapter_config.json"):
         shutil.copy2(run / "adapter" / name, ASSET / name)
-    shutil.copy2(ROOT / "recipes" / "tiny-cpu.yaml", ASSET / "recipe.yaml")
+    shutil.copy2(RECIPE, ASSET / "recipe.yaml")
     shutil.copy2(run / "summary.json", ASSET / "train_summary.json")
     if (ASSET / "calibration.json").exists():  # fitted for the old weights: the scorer would refuse it
         (ASSET / "calibration.json").unlink()
