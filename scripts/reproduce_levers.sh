@@ -5,12 +5,7 @@
 # 2-core CPU; run it alone. Each step is skipped when its output exists.
 #
 #   bash scripts/reproduce_levers.sh [DATA_ROOT=../shared/data] [RUNS=runs]
-set -euo pipefail
-DATA=${1:-../shared/data}
-RUNS=${2:-runs}
-export PATH="$PWD/.venv/bin:$PATH"
-TWOWIKI=$DATA/multihop/twowiki_dev500_distractor.jsonl
-DL19=$DATA/ranking/msmarco_dl19
+source "$(dirname "$0")/reproduce_env.sh" "$@"   # DATA, RUNS, TWOWIKI, DL19, FUSE; the venv on PATH
 A=$RUNS/lora-constant-2ep
 B=$RUNS/full-constant-1ep
 

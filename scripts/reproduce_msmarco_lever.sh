@@ -7,13 +7,7 @@
 #
 # The measured run (2026-12-01) was started for one 203-step pass and cut to the recipe's 160 steps
 # at step 100 (--resume with the new max_steps), so its first 100 steps followed the 203-step cosine.
-set -euo pipefail
-DATA=${1:-../shared/data}
-RUNS=${2:-runs}
-export PATH="$PWD/.venv/bin:$PATH"
-TWOWIKI=$DATA/multihop/twowiki_dev500_distractor.jsonl
-DL19=$DATA/ranking/msmarco_dl19
-FUSE=bm25:0.1,bm25:0.2,bm25:0.3,bm25:0.5,bm25:0.7
+source "$(dirname "$0")/reproduce_env.sh" "$@"   # DATA, RUNS, TWOWIKI, DL19, FUSE; the venv on PATH
 R=recipes/tiny-cpu-msmarco.yaml
 FT=$RUNS/tiny-v3/adapter
 

@@ -9,15 +9,8 @@
 #
 # The evaluations rank with the adapter in rankrag_lite/assets/smollm2-135m-rankrag (the alias
 # smollm2-135m-rankrag); SHIP=1 first copies this run's adapter there.
-set -euo pipefail
-DATA=${1:-../shared/data}
-RUNS=${2:-runs}
-export PATH="$PWD/.venv/bin:$PATH"
-TWOWIKI=$DATA/multihop/twowiki_dev500_distractor.jsonl
-DL19=$DATA/ranking/msmarco_dl19
+source "$(dirname "$0")/reproduce_env.sh" "$@"   # DATA, RUNS, TWOWIKI, DL19, FUSE; the venv on PATH
 FT=smollm2-135m-rankrag
-# fusion rows ("model + BM25 fusion", never the model's number): W is chosen on these dev sets
-FUSE=bm25:0.1,bm25:0.2,bm25:0.3,bm25:0.5,bm25:0.7
 
 [ -f "$RUNS/blend-v2/blend.jsonl" ] || \
   rankrag-lite build-blend --recipe recipes/tiny-cpu.yaml --data-root "$DATA" --out "$RUNS/blend-v2"
