@@ -39,13 +39,13 @@ python scripts/learning_curve.py --run $A $(for s in 20 40 60 80 100; do echo --
   --also docs/img/learning_curve.json="shipped: LoRA, cosine, 1 pass over 2,431 pairs" \
   --title "Levers on 2Wiki dev (first 40 questions)" --out $RUNS/levers_2wiki40.png
 
-# --- C: two passes over the whole tiny blend, warmup-stable-decay, shared system head (about 2 h of
-# training on this machine, then about 25 min of evaluation); docs/results.md "Two passes over the
-# whole blend". The DL19 top-100 and 2Wiki 100-question rows decide whether it is shipped.
+# --- C: recipes/tiny-cpu.yaml as it stands now: two passes over the whole tiny blend, warmup-stable-
+# decay, shared system head (about 2 h of training on this machine, then about 25 min of evaluation);
+# docs/results.md, the session-6 summary. The DL19 top-100 and 2Wiki 100-question rows decide whether it is shipped.
 C=$RUNS/lora-wsd-2ep-whole
 if [ ! -f "$C/summary.json" ]; then
   resume=""; [ -d "$RUNS/.lora-wsd-2ep-whole.work/checkpoints" ] && resume="--resume"
-  rankrag-lite finetune --stage 2 --recipe recipes/levers/lora-wsd-2ep-whole.yaml \
+  rankrag-lite finetune --stage 2 --recipe recipes/tiny-cpu.yaml \
     --data "$RUNS/blend-v2/blend.jsonl" --out "$C" $resume
 fi
 [ -f "$RUNS/eval-wsd-dl19-top100/metrics.json" ] || \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce docs/results.md: the tiny recipe's blend, its Stage-2 run, the evaluations and the plots.
-# About 55 min of training plus about 70 min of evaluation (35 of them DL19 at depth 100) on an
+# About 2 h of training (two passes) plus about 70 min of evaluation (35 of them DL19 at depth 100) on an
 # idle 2-core CPU; run it alone
 # (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output exists,
 # so the script can be re-run after an interruption (finetune itself resumes with --resume).

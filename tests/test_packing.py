@@ -247,7 +247,7 @@ def test_share_system_head_where_it_cannot_run(tmp_path, fixtures, stage2, extra
 def test_finetune_with_a_shared_system_head(tmp_path, fixtures, tiny_model_path):
     """Stage 2 through the CLI with ``share_system_head: true``: it trains (the loss on the probe rows
     goes down) and its summary counts the tokens the shared head saved. The issue-12 recipe's
-    warmup-stable-decay rate rides along: ``scheduler_kwargs`` reach transformers' schedule."""
+    warmup-stable-decay rate rides along: ``decay_ratio`` becomes the schedule's num_decay_steps (2 of 3)."""
     from typer.testing import CliRunner
 
     from rankrag_lite.cli import app
@@ -257,7 +257,7 @@ def test_finetune_with_a_shared_system_head(tmp_path, fixtures, tiny_model_path)
         "seed: 3\nfinetune:\n  backend: hf\n  model: " + tiny_model_path + "\n  max_length: 512\n"
         "  lora: {r: 8, alpha: 16}\n  stage2: {max_examples: 12, batch_size: 1, lr: 2.0e-3, max_steps: 3,"
         " save_steps: 10, warmup_ratio: 0.0, scheduler: warmup_stable_decay,"
-        " scheduler_kwargs: {num_decay_steps: 2}, share_system_head: true}\n")
+        " decay_ratio: 0.67, share_system_head: true}\n")
     out = tmp_path / "s2"
     res = CliRunner().invoke(app, ["finetune", "--stage", "2", "--recipe", str(recipe), "--data",
                                    str(fixtures / "blend_tiny.jsonl"), "--out", str(out)])

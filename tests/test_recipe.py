@@ -70,6 +70,8 @@ def test_one_name_per_knob_in_recipe_options_and_saved_config():
     ({"stage2": {"warmup_ratio": 3}}, 2, {}, "finetune.stage2.warmup_ratio must be in [0, 1), got 3"),
     ({"lora": {"r": 0}}, 2, {}, "finetune.lora.r must be >= 1, got 0"),
     ({"stage2": {"scheduler_kwargs": 60}}, 2, {}, "finetune.stage2.scheduler_kwargs: expected dict"),
+    ({"stage2": {"scheduler": "warmup_stable_decay"}}, 2, {}, "warmup_stable_decay needs decay_ratio"),
+    ({"stage2": {"decay_ratio": 1.5}}, 2, {}, "finetune.stage2.decay_ratio must be in [0, 1), got 1.5"),
     ({"stage2": [1]}, 2, {}, "finetune.stage2: expected a mapping, got list"),
     ({}, 2, {"method": "half"}, "--method: expected lora or full, got str ('half')"),
     ({}, 2, {"backend": "tpu"}, "--backend: expected auto, hf or unsloth"),

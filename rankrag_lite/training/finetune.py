@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shutil
 import time
@@ -155,6 +156,24 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     if not packing:
         kwargs["train_sampling_strategy"] = "group_by_length"
     return SFTConfig(**kwargs), packing
+
+
+def set_decay_steps(trainer, cfg: StageConfig) -> None:
+    """``decay_ratio`` as warmup_stable_decay's ``num_decay_steps``: a share of the optimizer steps this
+    run takes (counted as transformers counts them, once the trainer holds its data)."""
+    kwargs = trainer.args.lr_scheduler_kwargs or {}
+    if cfg.scheduler != "warmup_stable_decay" or "num_decay_steps" in kwargs:
+        return
+    args = trainer.args
+    if args.max_steps > 0:
+        total = args.max_steps
+    else:
+        per_epoch = max(len(trainer.get_train_dataloader()) // args.gradient_accumulation_steps, 1)
+        total = math.ceil(args.num_train_epochs * per_epoch)
+    # a new dict: trl_arguments passed cfg's own, which OUT/recipe.yaml records as the recipe gave it
+    decay = max(1, round(cfg.decay_ratio * total))
+    args.lr_scheduler_kwargs = {**kwargs, "num_decay_steps": decay}
+    log(f"warmup_stable_decay: the last {decay} of {total} steps decay")
 
 
 def _check_scheduler(cfg: StageConfig) -> None:
@@ -298,6 +317,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         callbacks=[JsonlLogCallback(log_path), ProgressCallback(f"stage {cfg.stage}")],
         **data_kwargs,
     )
+    set_decay_steps(trainer, cfg)
     snapshots = work / "snapshots"
     if cfg.snapshot_adapters:
         trainer.add_callback(AdapterSnapshotCallback(snapshots))

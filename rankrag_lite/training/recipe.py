@@ -97,8 +97,11 @@ class StageConfig:
     scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
                           "SchedulerType)", trl="lr_scheduler_type")
     scheduler_kwargs: dict[str, Any] = _key(
-        help="the schedule's own arguments (transformers' lr_scheduler_kwargs), e.g. {num_decay_steps: "
-        "60} for warmup_stable_decay", factory=dict, trl="lr_scheduler_kwargs")
+        help="the schedule's own arguments (transformers' lr_scheduler_kwargs), e.g. {min_lr_ratio: 0.1}",
+        factory=dict, trl="lr_scheduler_kwargs")
+    decay_ratio: float = _key(0.0, "warmup_stable_decay: the fraction of the run's steps in the final decay "
+                              "(its num_decay_steps, counted once the steps are known: a run cut by "
+                              "--max-steps decays over its own end)", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     warmup_ratio: float = _key(0.03, "fraction of the steps that warm the learning rate up",
                                trl="warmup_steps", valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     weight_decay: float = _key(0.0, "AdamW weight decay", trl="weight_decay", valid=_NOT_NEGATIVE)
@@ -201,6 +204,10 @@ def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
     if cfg.method == "full" and cfg.load_in_4bit:
         raise RankragError(f"full fine-tuning trains 16/32-bit weights: drop {origin['load_in_4bit']} "
                            "(QLoRA is method lora)")
+    if (cfg.scheduler == "warmup_stable_decay" and not cfg.decay_ratio
+            and "num_decay_steps" not in cfg.scheduler_kwargs):
+        raise RankragError(f"{origin.get('scheduler', 'scheduler')}: warmup_stable_decay needs decay_ratio "
+                           "(the fraction of the steps in the final decay) or scheduler_kwargs.num_decay_steps")
     if cfg.method == "full" and cfg.snapshot_adapters:
         raise RankragError(f"{origin['snapshot_adapters']} keeps LoRA adapters; a full fine-tuning run has "
                            "none (set it to false)")
