@@ -91,6 +91,19 @@ def test_calibration_file_round_trip_and_other_model_is_an_error(tmp_path):
     with pytest.raises(RankragError, match="--score true-false"):
         C.for_model(str(b), b / "calibration.json", method="true-vocab")
     assert C.for_model(str(b), method="true-vocab", auto=True) is None
+    # another precision: NF4 shifts P(True), so a full-precision fit is refused for NF4 scores (an
+    # error when asked for, skipped with a warning when found automatically), and the reverse
+    with pytest.raises(RankragError, match="full-precision scores, not NF4") as e:
+        C.for_model(str(b), b / "calibration.json", load_in_4bit=True)
+    assert "calibrate --load-in-4bit" in str(e.value) and "\n" not in str(e.value)
+    assert C.for_model(str(b), load_in_4bit=True, auto=True) is None
+    assert C.for_model(str(b), auto=True).temperature == 1.7
+    C.Calibration(1.2, 0.4, model=str(b), fingerprint=C.model_fingerprint(b), load_in_4bit=True).save(
+        b / "calibration.json")
+    assert C.Calibration.load(b / "calibration.json").load_in_4bit
+    assert C.for_model(str(b), load_in_4bit=True).bias == 0.4
+    with pytest.raises(RankragError, match="NF4 \\(--load-in-4bit\\) scores, not full-precision"):
+        C.for_model(str(b), b / "calibration.json")
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(RankragError, match="not a calibration file"):
         C.for_model(str(b), tmp_path / "bad.json")

@@ -136,6 +136,33 @@ def test_evaluate_writes_the_report(tmp_path):
     assert (out / "recall_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_significance_against_a_reference_row(tmp_path):
+    """--significance: every other row against the reference, question by question (ranx's paired
+    randomization test); the differences and wins / losses agree with the per-question file."""
+    out = tmp_path / "sig"
+    r = runner.invoke(app, ["evaluate", "--data", str(TWOWIKI), "--rankers", "bm25,random,longest", "--no-answer",
+                            "--k", "2,5", "--significance", "bm25", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    sig = m["significance"]
+    assert sig["reference"] == "bm25" and sig["questions"] == 20 and sig["test"] == "fisher"
+    assert set(sig["rankers"]) == {"random", "longest"}
+    assert set(sig["rankers"]["random"]) == {"Recall@2", "Recall@5", "MRR@10"}
+    rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
+    for name in ("random", "longest"):
+        for col, c in sig["rankers"][name].items():
+            diffs = [q["rankers"][name][col] - q["rankers"]["bm25"][col] for q in rows]
+            assert c["delta"] == pytest.approx(sum(diffs) / len(diffs))
+            assert c["mean"] == pytest.approx(m["rankers"][name]["metrics"][col])
+            assert (c["wins"], c["ties"], c["losses"]) == (sum(d > 0 for d in diffs), sum(d == 0 for d in diffs),
+                                                           sum(d < 0 for d in diffs))
+            assert 0.0 <= c["p"] <= 1.0
+    # random is far below BM25 on these 20 questions: a small p; a row against itself would be p = 1
+    assert sig["rankers"]["random"]["MRR@10"]["p"] < 0.01 < sig["rankers"]["longest"]["MRR@10"]["p"]
+    md = (out / "report.md").read_text()
+    assert "## Against bm25, question by question" in md and "| random | " in md
+
+
 def test_evaluate_cli_with_a_run_file(tmp_path):
     run = tmp_path / "rev.trec"
     lines = []
@@ -162,6 +189,7 @@ def test_evaluate_cli_bad_input(tmp_path):
         (["--data", str(DL19), "--qrels", str(DL19_QRELS), "--answer"], "no answers"),
         (["--data", str(TWOWIKI), "--answer", "--answer-k", "11", "--model", "smollm2-135m"], "larger than"),
         (["--data", str(TWOWIKI), "--k", "two"], "--k takes integers"),
+        (["--data", str(TWOWIKI), "--rankers", "bm25,random", "--significance", "minilm"], "is not one of the rows"),
     ]
     for args, message in cases:
         r = runner.invoke(app, ["evaluate", "--out", str(out), "--limit", "2", *args])

@@ -30,8 +30,14 @@ def test_shipped_adapter_is_small_complete_and_names_the_tiny_base():
     weights = path / "adapter_model.safetensors"
     assert weights.exists() and weights.stat().st_size <= 25 * 2**20
     assert adapter_base_name(path) == "smollm2-135m"
-    for name in ("recipe.yaml", "metrics.json", "train_summary.json", "README.md"):
+    for name in ("recipe.yaml", "metrics.json", "train_summary.json", "README.md", "calibration.json"):
         assert (path / name).exists(), name
+    # the shipped calibration was fitted for these very weights (else the scorer would refuse it)
+    from rankrag_lite.ranking.calibration import for_model
+
+    cal = for_model(ALIAS)
+    assert cal is not None and not cal.load_in_4bit and cal.fit["heldout"]["after"]["ece"] < cal.fit["heldout"][
+        "before"]["ece"]
     recorded = json.loads((path / "metrics.json").read_text())
     assert recorded["fixture"] == "tests/fixtures/inference/twowiki_dev20.jsonl"
 

@@ -28,7 +28,7 @@ def calibrate_cmd(
     bins: int = typer.Option(10, "--bins", min=2, help="Equal-width bins of the ECE and the reliability diagram."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Reliability diagram PNG of the held-out split (default: --out with .png)."),
     scores: Optional[Path] = typer.Option(None, "--scores", help="Also write every pair's raw and calibrated score (JSONL)."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU only)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49); the fit is for NF4 scores only."),
 ) -> None:
     """Fit P(True) calibration on half of a dev set; report ECE / Brier before and after on the other half."""
     import json

@@ -42,6 +42,7 @@ def evaluate_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random ranker."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     fuse: Optional[list[str]] = typer.Option(None, "--fuse", help="bm25 or bm25:W (repeatable): one more row per model, MODEL+bm25:W, its P(True) fused with the first-stage BM25 score (the run's own scores, else BM25 over the candidates); report it as fusion, not as the model."),
+    significance: Optional[str] = typer.Option(None, "--significance", help="A row's name (bm25, given, a model's label, MODEL+bm25:W): every other row is compared with it question by question (paired randomization test, ranx): difference, p-value, wins / losses."),
 ) -> None:
     """Compare rankers (Recall@k, answer recall, MRR@10, nDCG@10 via ranx) and answers (EM/F1/Acc)."""
     from rankrag_lite.modeling.quant import check_4bit
@@ -82,7 +83,7 @@ def evaluate_cmd(
                            runs=runs, ks=ks, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
                            answer=answer, answer_from=_split_list(answer_from) if answer_from else None,
                            answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens,
-                           seed=seed, fuse=fusions)
+                           seed=seed, fuse=fusions, significance=significance)
     from rankrag_lite.evaluation.report import markdown
 
     console.print(markdown(summary))

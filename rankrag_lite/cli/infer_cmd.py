@@ -33,7 +33,8 @@ def _scoring_options(model: str, score: str, load_in_4bit: bool, fuse: str | Non
         check_4bit()
     fusion = parse_fuse(fuse) if fuse is not None else None
     check_probability(threshold, threshold_option)
-    cal = for_model(model, calibration, method=score) if calibration is not None else "auto"
+    cal = (for_model(model, calibration, method=score, load_in_4bit=load_in_4bit)
+           if calibration is not None else "auto")
     return fusion, cal
 
 

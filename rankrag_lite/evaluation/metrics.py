@@ -68,16 +68,64 @@ def ranking_metrics(es: EvalSet, ranking: Ranking, ks: Sequence[int], curve_max:
             curve[curve_name] = [float(res[curve_metric.format(k=k)].mean()) for k in curve_ks]
 
     if es.has_gold:
-        lvl = es.rel_level
-        named = {f"Recall@{k}": f"recall@{k}-l{lvl}" for k in ks}
-        named["MRR@10"] = f"mrr@10-l{lvl}"
-        if es.graded:
-            named["nDCG@10"] = "ndcg@10"
-        add(es.gold_qrels(), named, "Recall", f"recall@{{k}}-l{lvl}")
+        add(es.gold_qrels(), _gold_metric_names(es, ks), "Recall", f"recall@{{k}}-l{es.rel_level}")
     if es.has_answers:
         add(es.answer_qrels(), {f"AnswerRecall@{k}": f"hit_rate@{k}" for k in ks}, "AnswerRecall",
             "hit_rate@{k}")
     return {"mean": mean, "per_query": per_query, "curve": curve}
+
+
+def _gold_metric_names(es: EvalSet, ks: Sequence[int]) -> dict[str, str]:
+    """The report's gold-label columns and their ranx metric names."""
+    lvl = es.rel_level
+    named = {f"Recall@{k}": f"recall@{k}-l{lvl}" for k in sorted(set(int(k) for k in ks))}
+    named["MRR@10"] = f"mrr@10-l{lvl}"
+    if es.graded:
+        named["nDCG@10"] = "ndcg@10"
+    return named
+
+
+#: the paired test of ``compare_to``: Fisher's randomization test (ranx), its permutations and seed
+SIGNIFICANCE_TEST = {"test": "fisher", "permutations": 10000, "seed": 42}
+
+
+def compare_to(es: EvalSet, rankings: Sequence[Ranking], reference: str, ks: Sequence[int]) -> dict:
+    """Each ranking against ``reference`` on the gold-label columns, question by question (ranx
+    ``compare``: a two-sided paired randomization test; ``p`` is the chance of a mean difference at least
+    this large if the two rankers were interchangeable). Returns ``{"reference", "test", "questions",
+    "rankers": {name: {column: {"mean", "delta", "p", "wins", "ties", "losses"}}}}``; wins count the
+    questions where the ranker beats the reference."""
+    import warnings
+
+    from ranx import Qrels, Run, compare
+
+    by_name = {r.name: r for r in rankings}
+    if reference not in by_name:
+        raise ValueError(f"no ranker {reference!r} to compare against")
+    qrels = es.gold_qrels()
+    qids = sorted(qrels)
+    named = _gold_metric_names(es, ks)
+    runs = []
+    for r in rankings:
+        run = Run(ranx_run(r, qids))
+        run.name = r.name
+        runs.append(run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety chatter
+        rep = compare(Qrels(qrels), runs, list(named.values()), stat_test=SIGNIFICANCE_TEST["test"],
+                      n_permutations=SIGNIFICANCE_TEST["permutations"], random_seed=SIGNIFICANCE_TEST["seed"],
+                      make_comparable=True)
+    out: dict = {"reference": reference, **SIGNIFICANCE_TEST, "questions": len(qids), "rankers": {}}
+    for r in rankings:
+        if r.name == reference:
+            continue
+        pair = rep.comparisons[frozenset([reference, r.name])]
+        wtl = rep.win_tie_loss[(r.name, reference)]
+        out["rankers"][r.name] = {
+            col: {"mean": rep.results[r.name][m], "delta": rep.results[r.name][m] - rep.results[reference][m],
+                  "p": float(pair[m]["p_value"]), "wins": wtl[m]["W"], "ties": wtl[m]["T"], "losses": wtl[m]["L"]}
+            for col, m in named.items()}
+    return out
 
 
 def Qrels_ids(qrels: dict) -> list[str]:

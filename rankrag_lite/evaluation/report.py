@@ -42,6 +42,8 @@ def markdown(summary: dict) -> str:
             m = r.get("metrics_answerable", {})
             lines.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in acols) + " |")
     lines += [""] + [f"- **{name}**: {r['description']}" for name, r in summary["rankers"].items()]
+    if summary.get("significance"):
+        lines += ["", *significance_table(summary["significance"])]
     if summary.get("answers"):
         a = summary["answers"]
         lines += ["", f"## Answers (model {a['model']}, top-{a['k']} passages, greedy, "
@@ -52,6 +54,27 @@ def markdown(summary: dict) -> str:
         lines += [""] + [f"- {k}: {v}" for k, v in a["definitions"].items()]
     lines += ["", f"Recall@k for k = 1..{min(20, ds['candidates_max'])}: `{PLOT_FILE}`.", ""]
     return "\n".join(lines)
+
+
+def _p(p: float, permutations: int) -> str:
+    return f"p<{1 / permutations:g}" if p < 1 / permutations else f"p={p:.3f}"
+
+
+def significance_table(sig: dict) -> list[str]:
+    """Markdown lines: each row's difference from the reference per column, with its p-value."""
+    ref = sig["reference"]
+    rows = sig["rankers"]
+    cols = list(next(iter(rows.values()))) if rows else []
+    lines = [f"## Against {ref}, question by question", "",
+             f"Difference of the mean from {ref}'s, with the two-sided p-value of a paired randomization test "
+             f"(ranx, {sig['permutations']:,} permutations, seed {sig['seed']}) over {sig['questions']} questions; "
+             "wins / losses: questions where the row is above / below it.", "",
+             "| ranker | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, by_col in rows.items():
+        cells = [f"{c['delta']:+.3f} ({_p(c['p'], sig['permutations'])}; {c['wins']}/{c['losses']})"
+                 for c in by_col.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(summary: dict, path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rankrag_lite.errors import RankragError
 from rankrag_lite.evaluation.datasets import EvalSet
-from rankrag_lite.evaluation.metrics import mean_answer_metrics, ranking_metrics
+from rankrag_lite.evaluation.metrics import compare_to, mean_answer_metrics, ranking_metrics
 from rankrag_lite.evaluation.rankers import (
     BASELINES,
     Ranking,
@@ -59,12 +59,17 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
              score: str = "true-false", batch_size: int = 16, load_in_4bit: bool = False,
              answer: bool | None = None, answer_from: Sequence[str] | None = None, answer_k: int = 5,
              answer_model: str | None = None, max_new_tokens: int = 32, seed: int = 0,
-             loaded: dict | None = None, progress: bool = True, fuse: Sequence = ()) -> dict:
+             loaded: dict | None = None, progress: bool = True, fuse: Sequence = (),
+             significance: str | None = None) -> dict:
     """Rank with every ranker, score with ranx, answer from the top-k; write the report folder.
 
     ``fuse``: :class:`~rankrag_lite.ranking.fusion.Fusion` settings; each model gains one more row per
     setting, ``MODEL+bm25:W``, its P(True) fused with the first-stage BM25 score (the given scores of
     a retrieval run, else BM25 over each question's candidates).
+
+    ``significance``: a ranker's row name (``bm25``, ``given``, a model's label, ...): every other row is
+    compared with it question by question (:func:`~rankrag_lite.evaluation.metrics.compare_to`, a paired
+    randomization test), written as ``significance`` in the summary and a table in the report.
 
     ``loaded`` maps a model name to an already loaded :class:`~rankrag_lite.RankRAG` or
     ``(model, tokenizer)`` (tests, notebooks).
@@ -108,6 +113,13 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     for m in [*models, *([answer_model] if answer_model else [])]:
         if m not in loaded:
             resolve_model(m)  # every name checked before the first passage is scored
+    if significance is not None:
+        if not es.has_gold:
+            raise RankragError(f"--significance needs gold labels; {es.name} has none")
+        rows = [*baselines, *(model_label(m) for m in models), *(runs or {})]
+        rows += [f"{model_label(m)}+{f.label}" for m in models for f in fuse]
+        if significance not in rows:
+            raise RankragError(f"--significance {significance!r} is not one of the rows {rows}")
     rankings: list[Ranking] = []
     names: set[str] = set()
     for b in baselines:
@@ -175,6 +187,8 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         "rankers": {r.name: {"description": r.description, "metrics": results[r.name]["mean"],
                              "curve": results[r.name]["curve"]} for r in rankings},
     }
+    if significance is not None:
+        summary["significance"] = compare_to(es, rankings, significance, ks)
     if no_gold and answerable:
         summary["answerable_columns"] = gold_columns
         for r in rankings:

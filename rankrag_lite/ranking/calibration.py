@@ -9,7 +9,10 @@ A calibration file (JSON) records the model it was fitted for, as a fingerprint 
 (:func:`model_fingerprint`), the score method and prompt, and the before/after numbers of the
 held-out split. It lives beside the model (``<model folder>/calibration.json``; for the shipped
 adapter inside ``rankrag_lite/assets/smollm2-135m-rankrag/``); the scorer applies it when present.
-A file fitted for another model is an error, never silently applied.
+A file fitted for another model is an error, never silently applied. The file also records the
+weights' precision it was fitted at: NF4 (``--load-in-4bit``) shifts the shipped adapter's P(True) by
+about +0.2 while keeping its order (``tests/test_quant.py``), so a full-precision calibration is not
+applied to NF4 scores, nor the reverse.
 
 Metrics: expected calibration error (equal-width bins, weighted by bin size), Brier score, and the
 reliability diagram (PNG, matplotlib).
@@ -86,6 +89,7 @@ class Calibration:
     fingerprint: str  # model_fingerprint of the resolved model folder
     method: str = "true-false"
     claim: bool = False
+    load_in_4bit: bool = False  # fitted on NF4 scores (--load-in-4bit), else on full-precision ones
     fit: dict = field(default_factory=dict)  # data, pairs, before/after metrics
 
     def __post_init__(self):
@@ -118,12 +122,14 @@ class Calibration:
         try:
             return cls(temperature=float(data["temperature"]), bias=float(data["bias"]), model=str(data["model"]),
                        fingerprint=str(data["fingerprint"]), method=str(data.get("method", "true-false")),
-                       claim=bool(data.get("claim", False)), fit=dict(data.get("fit") or {}))
+                       claim=bool(data.get("claim", False)), load_in_4bit=bool(data.get("load_in_4bit", False)),
+                       fit=dict(data.get("fit") or {}))
         except (KeyError, TypeError, ValueError) as e:
             raise RankragError(f"{path}: bad calibration file ({type(e).__name__}: {e})") from None
 
-    def check_model(self, fingerprint: str, model: str, where: str | os.PathLike, method: str, claim: bool) -> None:
-        """One-line error when this calibration was fitted for another model, score or prompt."""
+    def check_model(self, fingerprint: str, model: str, where: str | os.PathLike, method: str, claim: bool,
+                    load_in_4bit: bool = False) -> None:
+        """One-line error when this calibration was fitted for another model, score, prompt or precision."""
         if self.fingerprint != fingerprint:
             raise RankragError(
                 f"{where}: calibration fitted for model {self.model!r} ({self.fingerprint}), not for {model!r} "
@@ -134,6 +140,16 @@ class Calibration:
                 f"{where}: calibration fitted for --score {self.method}{' (claim prompt)' if self.claim else ''}, "
                 f"not {method}{' (claim prompt)' if claim else ''}"
             )
+        if self.load_in_4bit != load_in_4bit:
+            raise RankragError(
+                f"{where}: calibration fitted on {_precision(self.load_in_4bit)} scores, not "
+                f"{_precision(load_in_4bit)} ones (NF4 shifts P(True)); rerun rankrag-lite calibrate"
+                f"{' --load-in-4bit' if load_in_4bit else ''}"
+            )
+
+
+def _precision(load_in_4bit: bool) -> str:
+    return "NF4 (--load-in-4bit)" if load_in_4bit else "full-precision"
 
 
 def fit_platt(probs, labels, *, max_iter: int = 200) -> tuple[float, float]:
@@ -247,12 +263,13 @@ def default_path(model: str | os.PathLike) -> Path:
 
 
 def for_model(model: str | os.PathLike, path: str | os.PathLike | None = None, *, method: str = "true-false",
-              claim: bool = False, auto: bool = False) -> Calibration | None:
+              claim: bool = False, load_in_4bit: bool = False, auto: bool = False) -> Calibration | None:
     """The calibration to apply for ``model``: ``path`` if given (must exist and match), else the
     ``calibration.json`` beside the model when present (must match), else ``None``.
 
     ``auto``: the file beside the model is skipped (``None``) when it was fitted for another score
-    method or prompt (the claim scorer of a QA-calibrated model); another model is still an error."""
+    method or prompt (the claim scorer of a QA-calibrated model), and skipped with a warning when it
+    was fitted at another precision (NF4 vs full); another model is still an error."""
     from rankrag_lite.modeling.loading import resolve_model
 
     resolved = resolve_model(model)
@@ -264,7 +281,14 @@ def for_model(model: str | os.PathLike, path: str | os.PathLike | None = None, *
     cal = Calibration.load(path)
     if auto and (cal.method != method or cal.claim != claim):
         return None
-    cal.check_model(model_fingerprint(resolved), str(model), path, method, claim)
+    if auto and cal.load_in_4bit != load_in_4bit:
+        from rankrag_lite.progress import warn
+
+        warn(f"{path} was fitted on {_precision(cal.load_in_4bit)} scores: not applied to "
+             f"{_precision(load_in_4bit)} ones (raw P(True); rankrag-lite calibrate"
+             f"{' --load-in-4bit' if load_in_4bit else ''} fits one)")
+        return None
+    cal.check_model(model_fingerprint(resolved), str(model), path, method, claim, load_in_4bit)
     return cal
 
 
@@ -297,7 +321,7 @@ def calibrate_pairs(scorer, rows: list[dict], *, model: str, fingerprint: str, d
     y = np.asarray([r["label"] for r in rows])
     t, b = fit_platt([raw[i] for i in fit_i], y[fit_i])
     cal = Calibration(temperature=t, bias=b, model=model, fingerprint=fingerprint, method=scorer.method,
-                      claim=scorer.claim)
+                      claim=scorer.claim, load_in_4bit=scorer.load_in_4bit)
     after = cal.apply(raw)
     report = {"data": data, "questions": {s: len({rows[i]["qid"] for i in idx})
                                           for s, idx in (("fit", fit_i), ("heldout", held_i))}}

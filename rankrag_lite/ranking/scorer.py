@@ -73,15 +73,23 @@ class PTrueScorer:
         if calibration is None or isinstance(calibration, Calibration):
             if calibration is not None:
                 calibration.check_model(calibration.fingerprint, calibration.model, "calibration",
-                                        self.method, self.claim)
+                                        self.method, self.claim, self.load_in_4bit)
             return calibration
         if calibration != "auto":
             raise TypeError(f"calibration must be 'auto', None or a Calibration, not {calibration!r}")
         source = getattr(self.model, "rankrag_source", None)
         if source is None:
             return None
-        cal = for_model(source, method=self.method, claim=self.claim, auto=True)
+        cal = for_model(source, method=self.method, claim=self.claim, load_in_4bit=self.load_in_4bit, auto=True)
         return cal
+
+    @property
+    def load_in_4bit(self) -> bool:
+        """Whether the model computes with NF4 weights (its calibration must be fitted on NF4 too)."""
+        import sys
+
+        bnb = sys.modules.get("bitsandbytes")  # never imported: no module can be NF4
+        return bnb is not None and any(isinstance(m, bnb.nn.Linear4bit) for m in self.model.modules())
 
     @property
     def calibrated(self) -> bool:
