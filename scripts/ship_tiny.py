@@ -3,10 +3,12 @@
 
     python scripts/ship_tiny.py copy --run runs/tiny-v2
     python scripts/ship_tiny.py metrics --evals runs/eval-fixture20 runs/eval-2wiki100 runs/eval-dl19-top30
+    python scripts/ship_tiny.py metrics --append --evals runs/eval-dl21-top100
 
 ``copy`` puts the adapter weights and config, the recipe and the run's summary into
 ``rankrag_lite/assets/smollm2-135m-rankrag/``; ``metrics`` writes ``metrics.json`` there from
-``rankrag-lite evaluate`` outputs. The first evaluation must be on the test fixture
+``rankrag-lite evaluate`` outputs (``--append``: added to the ones recorded, each under its folder's
+name; a significance comparison is kept with it). The first evaluation must be on the test fixture
 (``tests/fixtures/inference/twowiki_dev20.jsonl``): ``tests/test_shipped_adapter.py`` reproduces it.
 """
 
@@ -56,8 +58,8 @@ def copy(run: Path) -> None:
     print(f"copied {run} -> {ASSET}")
 
 
-def metrics(evals: list[Path]) -> None:
-    out = {"fixture": FIXTURE, "evaluations": {}}
+def metrics(evals: list[Path], append: bool = False) -> None:
+    out = json.loads((ASSET / "metrics.json").read_text()) if append else {"fixture": FIXTURE, "evaluations": {}}
     for i, d in enumerate(evals):
         m = json.loads((d / "metrics.json").read_text())
         entry = {"dataset": m["dataset"]["name"], "questions": m["dataset"]["questions"],
@@ -65,7 +67,9 @@ def metrics(evals: list[Path]) -> None:
                  "rankers": {k: v["metrics"] for k, v in m["rankers"].items()}}
         if m.get("answers"):
             entry["answers"] = m["answers"]
-        if i == 0:
+        if m.get("significance"):
+            entry["significance"] = m["significance"]
+        if i == 0 and not append:
             if m["dataset"]["name"] != Path(FIXTURE).name:
                 raise SystemExit(f"the first evaluation must be on {FIXTURE}, got {m['dataset']['name']}")
             out["fixture_metrics"] = entry["rankers"]
@@ -81,8 +85,9 @@ def main() -> None:
     c.add_argument("--run", type=Path, required=True)
     m = sub.add_parser("metrics")
     m.add_argument("--evals", type=Path, nargs="+", required=True)
+    m.add_argument("--append", action="store_true", help="add to the evaluations recorded in metrics.json")
     a = ap.parse_args()
-    copy(a.run) if a.cmd == "copy" else metrics(a.evals)
+    copy(a.run) if a.cmd == "copy" else metrics(a.evals, a.append)
 
 
 if __name__ == "__main__":

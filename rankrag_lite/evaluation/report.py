@@ -57,7 +57,9 @@ def markdown(summary: dict) -> str:
 
 
 def _p(p: float, permutations: int) -> str:
-    return f"p<{1 / permutations:g}" if p < 1 / permutations else f"p={p:.3f}"
+    if p < 1 / permutations:
+        return f"p<{1 / permutations:g}"
+    return f"p={p:.4f}" if p < 0.001 else f"p={p:.3f}"
 
 
 def significance_table(sig: dict) -> list[str]:
