@@ -80,6 +80,22 @@ def test_stage1_then_stage2_lower_the_loss(recipe, fixtures, tmp_path):
     assert final.keys() == last.keys()
     assert all(torch.equal(final[k], last[k]) for k in final)
     assert any(not torch.equal(first[k], last[k]) for k in final)  # the snapshots differ in time
+    # Stage 2 from a bare adapter folder: merged first, and that merge stays as OUT/start-model, the base
+    # its adapters name (the work folder it was made in is gone), so they reload like the merged model
+    s2b = tmp_path / "s2b"
+    _ok(["finetune", "--stage", "2", "--recipe", str(recipe), "--model", str(s1 / "adapter"), "--data",
+         str(fixtures / "blend_tiny.jsonl"), "--out", str(s2b), "--max-steps", "1"])
+    assert not (tmp_path / ".s2b.work").exists() and (s2b / "start-model" / "config.json").exists()
+    sum2b = json.loads((s2b / "summary.json").read_text())
+    assert sum2b["start_model"] == str((s2b / "start-model").resolve())
+    for folder in (s2b / "adapter", s2b / "snapshots" / "step-1"):
+        cfg = json.loads((folder / "adapter_config.json").read_text())
+        assert cfg["base_model_name_or_path"] == str((s2b / "start-model").resolve())
+    from_snap, _ = _load(str(s2b / "snapshots" / "step-1"))  # one step: the snapshot is the final adapter
+    from_adapter_b, _ = _load(str(s2b / "adapter"))
+    with torch.no_grad():
+        assert (from_snap(ids).logits - from_adapter_b(ids).logits).abs().max() < 1e-5
+        assert (from_snap(ids).logits - from_merged(ids).logits).abs().max() > 1e-4  # it trained on top
     # Stage 2's starting loss is the Stage-1 merge's, not the original model's
     import torch
 

@@ -9,6 +9,8 @@ Output folder (appears only when the run completes)::
     OUT/loss.png          the loss curve
     OUT/summary.json      steps, tokens, tokens/s, probe loss before/after, resumed_from, ...
     OUT/snapshots/step-N/ the adapter at each save (when the stage's ``snapshot_adapters: true``)
+    OUT/start-model/      the adapters' base when the run started from a bare LoRA adapter (merged
+                          first; kept, since the adapters name it as their base)
 
 While training, everything lives in the hidden sibling ``.OUT.work/`` (checkpoints, the running log);
 ``--resume`` continues from its last checkpoint. An interrupted run therefore never leaves an ``OUT``
@@ -385,10 +387,20 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         if cfg.merge and cfg.method != "full":
             _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
                          adapter=adapter if cfg.load_in_4bit else None)
+        base = start_model
+        if _inside(start_model, work):
+            # a merge of the adapter the run started from: the adapters' base, kept beside them
+            # (the work folder goes), as OUT/start-model
+            shutil.move(start_model, str(tmp / "start-model"))
+            base = str(Path(out).resolve() / "start-model")
+            summary["start_model"] = resolved["start_model"] = base
+            (tmp / "recipe.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+            if adapter.exists():
+                _fix_adapter_base(adapter, base)
         if cfg.snapshot_adapters and snapshots.exists():
             for snap in sorted(snapshots.iterdir()):
                 if snap.name.startswith("step-"):
-                    _fix_adapter_base(snap, start_model)
+                    _fix_adapter_base(snap, base)
                 else:  # a copy cut short by a kill before --resume
                     shutil.rmtree(snap, ignore_errors=True)
             shutil.move(str(snapshots), str(tmp / "snapshots"))
@@ -397,6 +409,11 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     log(f"stage {cfg.stage} done: {state.global_step} steps, probe loss "
         f"{probe_before:.4f} -> {probe_after:.4f}; output in {out}")
     return out
+
+
+def _inside(path: str, folder: Path) -> bool:
+    p = Path(path)
+    return p.exists() and p.resolve().is_relative_to(folder.resolve())
 
 
 def _fix_adapter_base(adapter: Path, start_model: str) -> None:
