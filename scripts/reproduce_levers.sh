@@ -62,3 +62,27 @@ python scripts/length_pairwise.py --data "$TWOWIKI" --eval "$RUNS/eval-wsd-2wiki
   rankrag-lite evaluate --data "$TWOWIKI" --limit 40 \
     $(for s in 60 140 200 260; do echo --model $C/snapshots/step-$s; done) --model $C \
     --rankers bm25,random --no-answer --out "$RUNS/eval-wsd-2wiki40"
+
+# --- D: a third pass (docs/results.md, session 7): one more WSD pass from the shipped adapter over the same
+# blend (about 35 min of training on the idle machine), 2Wiki 1-100 and DL19 top-100, and its curve on the
+# first 40 2Wiki questions.
+D=$RUNS/lora-wsd-3rd-pass
+[ -f "$D/summary.json" ] || \
+  rankrag-lite finetune --stage 2 --recipe recipes/levers/lora-wsd-3rd-pass.yaml \
+    --data "$RUNS/blend-v2/blend.jsonl" --out "$D"
+[ -f "$RUNS/eval-3rd-2wiki100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model $D --rankers bm25 --no-answer \
+    --significance bm25 --out "$RUNS/eval-3rd-2wiki100"
+[ -f "$RUNS/eval-3rd-dl19/metrics.json" ] || \
+  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth 100 --model $D \
+    --rankers given --no-answer --significance given --out "$RUNS/eval-3rd-dl19"
+[ -f "$RUNS/eval-3rd-2wiki40/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 40 \
+    $(for s in 40 80 120; do echo --model $D/snapshots/step-$s; done) --model $D --model smollm2-135m-rankrag \
+    --rankers bm25,random --no-answer --out "$RUNS/eval-3rd-2wiki40"
+E=$RUNS/eval-3rd-2wiki40
+python scripts/learning_curve.py --run $D --point 0=$E:smollm2-135m-rankrag --point 40=$E:step-40 \
+  --point 80=$E:step-80 --point 120=$E:step-120 --point final=$E:lora-wsd-3rd-pass \
+  --baseline $E:bm25 --baseline $E:random --metric Recall@2 --metric MRR@10 \
+  --label "third pass (from the shipped adapter)" --title "A third WSD pass on 2Wiki dev (first 40 questions)" \
+  --out $RUNS/lever_third_pass_2wiki40.png
