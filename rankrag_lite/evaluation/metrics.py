@@ -99,8 +99,7 @@ def compare_to(es: EvalSet, rankings: Sequence[Ranking], reference: str, ks: Seq
 
     from ranx import Qrels, Run, compare
 
-    by_name = {r.name: r for r in rankings}
-    if reference not in by_name:
+    if reference not in {r.name for r in rankings}:
         raise ValueError(f"no ranker {reference!r} to compare against")
     qrels = es.gold_qrels()
     qids = sorted(qrels)

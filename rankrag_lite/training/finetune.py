@@ -340,13 +340,17 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
 
     # --- assemble the output atomically --------------------------------------------------------
     tokens = trainer._total_train_tokens if hasattr(trainer, "_total_train_tokens") else None
+    # a run that started from a bare adapter trained on a merge of it inside the work folder, which goes:
+    # that merge is kept as OUT/start-model, the base its adapters name
+    keep_start = _inside(start_model, work)
+    base = str(Path(out).resolve() / "start-model") if keep_start else start_model
     summary = {
         "stage": cfg.stage,
         "backend": backend,
         "method": cfg.method,
         "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
         "device": device(),
-        "start_model": start_model,
+        "start_model": base,
         "global_step": state.global_step,
         "resumed_from": resume_from.name if resume_from else None,
         "train_loss": train_loss,
@@ -373,7 +377,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
             tok.save_pretrained(str(adapter))
             _fix_adapter_base(adapter, start_model)
         # the run's settings by their recipe keys (auto resolved to the backend that trained)
-        resolved = {"finetune_run": {**dataclasses.asdict(cfg), "backend": backend}, "start_model": start_model}
+        resolved = {"finetune_run": {**dataclasses.asdict(cfg), "backend": backend}, "start_model": base}
         if recipe is not None:
             resolved["recipe"] = recipe
         if recipe_path is not None:
@@ -387,14 +391,8 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         if cfg.merge and cfg.method != "full":
             _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
                          adapter=adapter if cfg.load_in_4bit else None)
-        base = start_model
-        if _inside(start_model, work):
-            # a merge of the adapter the run started from: the adapters' base, kept beside them
-            # (the work folder goes), as OUT/start-model
+        if keep_start:  # after the merge above, which reads the adapter's base where it still is
             shutil.move(start_model, str(tmp / "start-model"))
-            base = str(Path(out).resolve() / "start-model")
-            summary["start_model"] = resolved["start_model"] = base
-            (tmp / "recipe.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
             if adapter.exists():
                 _fix_adapter_base(adapter, base)
         if cfg.snapshot_adapters and snapshots.exists():
