@@ -100,43 +100,44 @@ class TrainingPlan:
 
 # --- the model, without its weights -------------------------------------------------------------------
 
-def model_source(cfg: StageConfig) -> str:
-    """Where the start model's config and tokenizer come from, before anything is merged: a finetune
-    output's merge, an adapter's base (its own tokenizer where it has one), or the model itself."""
-    from rankrag_lite.modeling.loading import adapter_base_name, finetune_output_model, resolve_model
+def _start_path(cfg: StageConfig) -> Path:
+    """The start model as a path: a finetune output's model (its merge, else its adapter), an alias or
+    hub name resolved (a hub name online stays a name)."""
+    from rankrag_lite.modeling.loading import finetune_output_model, resolve_model
 
     path = Path(cfg.model).expanduser()
+    if not path.exists():
+        path = Path(resolve_model(cfg.model))
     inner = finetune_output_model(path) if path.is_dir() else None
-    if inner is not None:
-        path = inner
-    if (path / "config.json").exists():
-        return str(path)
+    return inner if inner is not None else path
+
+
+def model_source(cfg: StageConfig) -> str:
+    """Where the start model's config comes from, before anything is merged: a finetune output's merge,
+    an adapter's base, or the model itself."""
+    from rankrag_lite.modeling.loading import adapter_base_name, resolve_model
+
+    path = _start_path(cfg)
     if (path / "adapter_config.json").exists():
         return resolve_model(adapter_base_name(path))
-    return resolve_model(cfg.model)
+    return str(path)
 
 
 def merge_base(cfg: StageConfig) -> str:
     """The 16-bit weights this run's adapter will be merged into: a local start model, or the hub name
     (a pre-quantised ``-bnb-4bit`` name mapped to its 16-bit repo, or a one-line error now)."""
     from rankrag_lite.modeling.loading import resolve_model
-    from rankrag_lite.training.merge import sixteen_bit_base
+    from rankrag_lite.training.merge import is_prequantised_name, sixteen_bit_base
 
-    if Path(cfg.model).expanduser().exists():
-        return model_source(cfg)
-    return resolve_model(sixteen_bit_base(cfg.model))
+    if is_prequantised_name(cfg.model) and not Path(cfg.model).expanduser().exists():
+        return resolve_model(sixteen_bit_base(cfg.model))
+    return model_source(cfg)
 
 
 def tokenizer_source(cfg: StageConfig) -> str:
-    from rankrag_lite.modeling.loading import finetune_output_model
-
-    path = Path(cfg.model).expanduser()
-    inner = finetune_output_model(path) if path.is_dir() else None
-    if inner is not None and (inner / "tokenizer_config.json").exists():
-        return str(inner)
-    if (path / "tokenizer_config.json").exists():
-        return str(path)
-    return model_source(cfg)
+    """The tokenizer the run trains with: the start model's own (an adapter's, where it saved one)."""
+    path = _start_path(cfg)
+    return str(path) if (path / "tokenizer_config.json").exists() else model_source(cfg)
 
 
 def load_config(source: str):
