@@ -1,9 +1,9 @@
 """``rankrag-lite merge``: fold a LoRA adapter into its base and save a plain model folder.
 
-The merge streams: the base's safetensors shards are read one at a time, each LoRA delta
-``scale * B @ A`` is added (in fp32, on the GPU when there is one) to the original 16/32-bit weight
-it belongs to, and the shard is written back in the base's own dtype. Peak memory is about one shard
-plus the adapter, not the model (a Llama-3-8B merge fits a Colab's 12.7 GB of RAM), and the merge is
+The merge streams: each of the base's safetensors shards is copied, and each weight that takes a LoRA
+delta ``scale * B @ A`` is read, folded (in fp32, on the GPU when there is one) and written back over
+its own bytes in the base's dtype. Peak memory is one weight (in fp32) plus the adapter, not the model
+nor a shard (a Llama-3-8B merge fits a Colab's 12.7 GB of RAM: docs/benchmarks.md), and the merge is
 never folded into NF4 weights (Unsloth issues 1519, 871, 1558): a QLoRA adapter lands on the weights
 it will ship with. The result equals peft's ``merge_and_unload`` on the same base (to the dtype's
 rounding; ``tests/test_merge.py``).
@@ -241,7 +241,7 @@ def fold_lora(weight, a, b, scale: float, device: str = "cpu"):
 
     with torch.no_grad():
         w = weight.to(device=device, dtype=torch.float32)
-        w += scale * (b.to(device, torch.float32) @ a.to(device, torch.float32))
+        w.addmm_(b.to(device, torch.float32), a.to(device, torch.float32), alpha=scale)  # no temporaries
         return w.to(dtype=weight.dtype).cpu()
 
 
@@ -258,28 +258,74 @@ def _copy_base_extras(folder: Path, dest: Path) -> None:
                 shutil.copy(f, dest / f.name)
 
 
+_ST_DTYPES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F64": "float64"}
+
+
+def _safetensors_header(path: Path) -> tuple[int, dict]:
+    """``(offset of the data section, header)`` of a safetensors file (8-byte length, JSON header)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return 8 + n, json.loads(f.read(n))
+
+
+def _patch_shard(src: Path, dest: Path, pairs: dict, device: str) -> int:
+    """Copy ``src`` to ``dest`` and rewrite, in place, the bytes of each weight that takes a LoRA delta.
+
+    A merged weight has the dtype and shape of the original, so the file's header and every other byte
+    stay as they are: only one weight is in memory at a time (read with plain file reads, not mapped),
+    never the shard. Returns how many weights were patched."""
+    import torch
+
+    shutil.copyfile(src, dest)
+    data_start, header = _safetensors_header(src)
+    patched = 0
+    with open(src, "rb") as fin, open(dest, "r+b") as fout:
+        for key, info in header.items():
+            if key == "__metadata__" or key not in pairs:
+                continue
+            dtype = _ST_DTYPES.get(info["dtype"])
+            if dtype is None:
+                raise RankragError(f"{src.name}: {key} is stored as {info['dtype']}, not a float the merge folds")
+            begin, end = info["data_offsets"]
+            fin.seek(data_start + begin)
+            buf = bytearray(fin.read(end - begin))
+            weight = torch.frombuffer(buf, dtype=getattr(torch, dtype)).reshape(info["shape"])
+            a, b, scale = pairs[key]
+            merged = fold_lora(weight, a, b, scale, device)
+            fout.seek(data_start + begin)
+            fout.write(memoryview(merged.contiguous().view(torch.uint8).numpy()))
+            del buf, weight, merged
+            patched += 1
+    return patched
+
+
 def _stream_merge(folder: Path, shards: dict[str, str], pairs: dict, dest: Path, dtype) -> None:
-    """Write each shard of ``folder`` into ``dest`` with the LoRA deltas folded in, one shard in memory."""
+    """Write each shard of ``folder`` into ``dest`` with the LoRA deltas folded in.
+
+    In the base's own dtype (the usual case) each shard is copied and its adapted weights patched in
+    place, one weight in memory at a time (:func:`_patch_shard`). Cast to another ``dtype``, each shard
+    is re-serialised whole (one shard in memory)."""
     import torch
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     files = sorted(set(shards.values()))
+    stored = _stored_dtype(folder, shards)
     for i, shard in enumerate(files, start=1):
-        tensors = {}
-        with safe_open(str(folder / shard), framework="pt") as f:
-            metadata = f.metadata() or {}
-            for key in f.keys():
-                t = f.get_tensor(key)
-                if key in pairs:
-                    a, b, scale = pairs[key]
-                    t = fold_lora(t, a, b, scale, device)
-                if dtype is not None and t.is_floating_point() and t.dtype != dtype:
-                    t = t.to(dtype)
-                tensors[key] = t
-        save_file(tensors, str(dest / shard), metadata={**metadata, "format": "pt"})
-        del tensors
+        if dtype is None or dtype == stored:
+            _patch_shard(folder / shard, dest / shard, pairs, device)
+        else:
+            tensors = {}
+            with safe_open(str(folder / shard), framework="pt") as f:
+                metadata = f.metadata() or {}
+                for key in f.keys():
+                    t = f.get_tensor(key)
+                    if key in pairs:
+                        t = fold_lora(t, *pairs[key], device)
+                    tensors[key] = t.to(dtype) if t.is_floating_point() else t
+            save_file(tensors, str(dest / shard), metadata={**metadata, "format": "pt"})
+            del tensors
         log(f"merge: shard {i}/{len(files)} ({shard}) written")
     index = folder / "model.safetensors.index.json"
     if index.exists():
