@@ -266,7 +266,7 @@ def export_model(model: str, out: str | os.PathLike, fmt: str = "sentence-transf
         tokens = answer_token_ids(tok)
         template = ranking_chat_template(tok)
         check_template(tok, template)
-        _save_cross_encoder(staged, template, tokens, tmp, dtype=base_dtype(str(staged)))
+        _save_cross_encoder(staged, template, tokens, tmp, dtype=base_dtype(str(staged)), pad_token=tok.pad_token)
         if adapter is not None:
             shutil.rmtree(tmp / ".merged")
         known = _known_base(model, adapter)
@@ -299,7 +299,7 @@ def _version() -> str:
     return __version__
 
 
-def _save_cross_encoder(model_dir: Path, template: str, tokens, dest: Path, dtype) -> None:
+def _save_cross_encoder(model_dir: Path, template: str, tokens, dest: Path, dtype, pad_token: str) -> None:
     """sentence-transformers' own ``save`` of a Transformer (causal LM) + LogitScore CrossEncoder."""
     import torch
     from sentence_transformers import CrossEncoder
@@ -312,6 +312,8 @@ def _save_cross_encoder(model_dir: Path, template: str, tokens, dest: Path, dtyp
     transformer = Transformer(str(model_dir), transformer_task="text-generation", modality_config=modality,
                               module_output_name="causal_logits", model_kwargs={"dtype": dtype})
     transformer.processor.chat_template = template
+    if transformer.processor.pad_token is None:  # batches are left-padded; the kit pads with EOS likewise
+        transformer.processor.pad_token = pad_token
     encoder = CrossEncoder(modules=[transformer, LogitScore(tokens.true_id, tokens.false_id)],
                            activation_fn=torch.nn.Identity(), device="cpu")
     encoder.save(str(dest), create_model_card=False)
