@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from inference_helpers import LLAMA3_TOKENIZERS, short, tiny_llama3, twowiki
+from inference_helpers import LLAMA3_TOKENIZERS, char_level_model, short, tiny_llama3, twowiki
 from rankrag_lite import prompts
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
@@ -153,6 +153,37 @@ def test_llama3_shaped_model_through_the_cli(llama3_base_folder, tmp_path):
                                atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
+def test_finetune_output_with_a_lora_adapter_is_merged(llama3_base_folder, tmp_path):
+    """A finetune output folder (OUT/adapter beside recipe.yaml): merged on the way, its recipe carried."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForCausalLM
+
+    from rankrag_lite import RankRAG
+    from rankrag_lite.export import export_model
+
+    run = tmp_path / "run"
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(llama3_base_folder)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
+    get_peft_model(base, lora).save_pretrained(run / "adapter")
+    (run / "recipe.yaml").write_text("seed: 0\nfinetune: {model: tiny-llama3}\n")
+    out = export_model(str(run), tmp_path / "st")
+    assert (out / "recipe.yaml").read_text() == (run / "recipe.yaml").read_text()
+    assert (out / "LICENSE").is_file()  # the base's licence files travel with the merged model
+    meta = json.loads((out / "rankrag_export.json").read_text())
+    assert meta["base"] == str(llama3_base_folder)
+    question, docs = _question_and_docs(n_passages=3, max_chars=100)
+    pairs = [(question, d) for d in docs]
+    kit = RankRAG.from_pretrained(str(run), device="cpu")
+    plain = RankRAG.from_pretrained(str(llama3_base_folder), device="cpu")
+    kit_z = _kit_logits(kit.model, kit.tokenizer, pairs)
+    assert np.max(np.abs(kit_z - _kit_logits(plain.model, plain.tokenizer, pairs))) > 1e-3  # the adapter counts
+    np.testing.assert_allclose(CrossEncoder(str(out)).predict(pairs), kit_z, atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize("name", ["llama3-8b-tokenizer", "llama3-8b-instruct-tokenizer"])
 def test_template_is_generated_from_the_prompt_module(name):
     from transformers import AutoTokenizer
@@ -207,3 +238,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
     with pytest.raises(RankragError, match="unknown export format"):
         export_model("smollm2-135m-rankrag", tmp_path / "d", "gguf")
+    # "True" is four tokens for a character-level tokenizer: no LogitScore can read it
+    model = char_level_model(tmp_path / "chars")
+    with pytest.raises(RankragError, match="does not encode 'True' as one token"):
+        export_model(str(model), tmp_path / "e")
+    assert not (tmp_path / "e").exists() and not list(tmp_path.glob(".e*"))
