@@ -229,7 +229,8 @@ def _carried_files(resolved: Path) -> list[Path]:
     return list(out.values())
 
 
-def _calibration(model: str, resolved: Path):
+def _calibration(resolved: Path):
+    """The full-precision calibration beside the model (the kit's own rule, ``auto``), or None."""
     from rankrag_lite.ranking.calibration import for_model
 
     return for_model(str(resolved), method="true-false", claim=False, load_in_4bit=False, auto=True)
@@ -255,7 +256,7 @@ def export_model(model: str, out: str | os.PathLike, fmt: str = "sentence-transf
     resolved, adapter, base = _source_parts(model)
     if out.resolve() == resolved.resolve() or resolved.resolve() in out.resolve().parents:
         raise RankragError("OUT must not be the model folder or inside it")
-    cal = _calibration(model, resolved)
+    cal = _calibration(resolved)
     with atomic_dir(out, overwrite=False) as tmp:
         if adapter is not None:
             staged = merge_adapter(find_adapter(adapter), tmp / ".merged")
@@ -266,7 +267,8 @@ def export_model(model: str, out: str | os.PathLike, fmt: str = "sentence-transf
         tokens = answer_token_ids(tok)
         template = ranking_chat_template(tok)
         check_template(tok, template)
-        _save_cross_encoder(staged, template, tokens, tmp, dtype=base_dtype(str(staged)), pad_token=tok.pad_token)
+        dtype = base_dtype(str(staged))
+        _save_cross_encoder(staged, template, tokens, tmp, dtype=dtype, pad_token=tok.pad_token)
         if adapter is not None:
             shutil.rmtree(tmp / ".merged")
         known = _known_base(model, adapter)
@@ -282,7 +284,7 @@ def export_model(model: str, out: str | os.PathLike, fmt: str = "sentence-transf
             "false_token": tok.convert_ids_to_tokens(tokens.false_id),
             "answer_lead": tokens.lead, "prompt": "context ranking (rankrag_lite.prompts.ranking_prompt)",
             "score": "logit(True) - logit(False) at the last prompt position (the log-odds of P(True))",
-            "dtype": str(base_dtype(str(staged))).replace("torch.", ""),
+            "dtype": str(dtype).replace("torch.", ""),
             "licence": licence, "source_chat_template": source_template,
             "rankrag_lite_version": _version(),
         }
