@@ -34,14 +34,9 @@ P = {"title": "Eiffel Tower", "text": "The tower was designed by the engineering
 
 @pytest.fixture(scope="module")
 def tiny_llama():
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from inference_helpers import tiny_llama3
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=128256, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
-                      bos_token_id=BOS, eos_token_id=128001)
-    return LlamaForCausalLM(cfg).eval()
+    return tiny_llama3()
 
 
 def _tok(name):
