@@ -38,6 +38,28 @@ DOCS = [
     "The Eiffel Tower in Paris was finished in 1889 for the World's Fair and is 330 metres tall.",
     "Mount Everest, on the border of Nepal and China, is the highest mountain above sea level.",
 ]
+#: more SQuAD train rows (title, context, question, answer): enough paragraphs for the blend's
+#: retrieval-augmented parts (the gold passage + 4 BM25 passages)
+SQUAD_TRAIN = [  # they share words ("famous", "world", "year", "tower"), so BM25 finds negatives
+    ("Nile", "The Nile is a famous river of the world that flows north into the Mediterranean Sea; a tower "
+             "on its bank measures the flood each year.",
+     "Into which sea does the famous river Nile flow?", "the Mediterranean Sea"),
+    ("Mona Lisa", "The Mona Lisa is a famous portrait painted by Leonardo da Vinci; each year visitors from "
+                  "all over the world see it in Paris, not far from the tower.",
+     "Who painted the famous Mona Lisa?", "Leonardo da Vinci"),
+    ("Penicillin", "Penicillin, a famous medicine, was discovered by Alexander Fleming in London in the year "
+                   "1928 and changed the world.",
+     "Who discovered the famous medicine penicillin?", "Alexander Fleming"),
+    ("Mount Kilimanjaro", "Mount Kilimanjaro is a famous mountain in Tanzania, the highest in Africa; climbers "
+                          "from around the world reach its summit every year.",
+     "In which country is the famous Mount Kilimanjaro?", "Tanzania"),
+    ("Pacific Ocean", "The Pacific Ocean is the largest and deepest ocean of the world; famous explorers "
+                      "crossed it year after year.",
+     "Which is the largest ocean of the world?", "The Pacific Ocean"),
+    ("Moon landing", "Apollo 11 was the famous spaceflight that first landed humans on the Moon, in the year "
+                     "1969, watched by the whole world.",
+     "In which year did the famous Apollo 11 land on the Moon?", "1969"),
+]
 #: SQuAD validation rows (title, context, question, answer): the quick start's corpus and questions
 SQUAD_VALIDATION = [
     ("Amazon River", "The Amazon River in South America is the largest river by discharge volume of water "
@@ -98,7 +120,8 @@ def build_dataset_mirror(root: str | os.PathLike) -> Path:
         {"messages": [{"role": "user", "content": "What is the tower?"}, {"role": "assistant", "content": "A tower."},
                       {"role": "user", "content": "When was it finished?"}], "document": DOCS[0], "answers": ["1889"]},
         {"messages": [{"role": "user", "content": "Where is Everest?"}], "document": DOCS[1],
-         "answers": ["On the border of Nepal and China."]}])
+         "answers": ["On the border of Nepal and China."]}]
+        + [_ctx_row(q, c, [a]) for _, c, q, a in SQUAD_TRAIN[1:3]])  # BM25 negatives for the ranking part
     configs["synthetic_convqa"] = "synthetic_convqa/*"
     _jsonl(repo / "sft" / "train.json", [
         {"messages": [{"role": "user", "content": "Say hi."}], "answers": ["Hi!"]},
@@ -114,7 +137,7 @@ def build_dataset_mirror(root: str | os.PathLike) -> Path:
     (squad / "plain_text").mkdir(parents=True)
     datasets.Dataset.from_list(_squad_rows(
         [("Eiffel Tower", DOCS[0], "How tall is the Eiffel Tower?", "330 metres"),
-         ("Mount Everest", DOCS[1], "Where is Mount Everest?", "Nepal")], "s")
+         ("Mount Everest", DOCS[1], "Where is Mount Everest?", "Nepal")] + SQUAD_TRAIN, "s")
     ).to_parquet(str(squad / "plain_text" / "train-00000-of-00001.parquet"))
     datasets.Dataset.from_list(_squad_rows(SQUAD_VALIDATION, "v")).to_parquet(
         str(squad / "plain_text" / "validation-00000-of-00001.parquet"))

@@ -8,7 +8,6 @@ data_files=..., streaming=...)`` and everything after it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
