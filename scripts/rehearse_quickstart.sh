@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's "Quick start on a GPU", rehearsed on CPU: the same rankrag-lite commands in the same
-# order, with only the step counts changed (finetune --max-steps 2; tests/test_quickstart.py checks
-# that the commands below equal the README's). The hub names resolve offline to stand-ins built by
+# order, with only the amounts of training changed: Stage 2's blend size (build-blend --size 48: the
+# recipe's 211,200 rows would take minutes to tokenise on CPU) and 2 steps per stage (finetune
+# --max-steps 2). tests/test_quickstart.py checks that the commands below equal the README's but for
+# these, listed there. The hub names resolve offline to stand-ins built by
 # tests/hub_mirror.py: the recipe's datasets in their hub layouts (RANKRAG_LITE_HUB_MIRROR), and
 # `unsloth/llama-3-8b` as a tiny random model shaped like Llama 3 8B (GQA, rope theta 500k, untied
 # head, bf16 shards, Meta's real base tokenizer) in an offline hub cache (HF_HOME, HF_HUB_OFFLINE=1).
@@ -36,7 +38,7 @@ ln -s "$KIT/recipes" "$WORK/clone/recipes"
 cd "$WORK/clone"
 set -x
 # --- README quick start ---
-rankrag-lite build-blend --recipe recipes/llama3-8b.yaml --out runs/blend
+rankrag-lite build-blend --recipe recipes/llama3-8b.yaml --out runs/blend --size 48
 rankrag-lite finetune --stage 1 --recipe recipes/llama3-8b-qlora.yaml --data runs/blend/sft.jsonl \
     --out runs/s1 --max-steps 2
 rankrag-lite finetune --stage 2 --recipe recipes/llama3-8b-qlora.yaml --model runs/s1 \
