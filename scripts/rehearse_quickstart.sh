@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's "Quick start on a GPU", rehearsed on CPU: the same rankrag-lite commands in the same
-# order, with only the amounts of training changed: Stage 2's blend size (build-blend --size 48: the
+# order, with only the amounts of training changed: Stage 2's blend size (build-blend --size 16: the
 # recipe's 211,200 rows would take minutes to tokenise on CPU) and 2 steps per stage (finetune
 # --max-steps 2). tests/test_quickstart.py checks that the commands below equal the README's but for
 # these, listed there. The hub names resolve offline to stand-ins built by
@@ -38,7 +38,7 @@ ln -s "$KIT/recipes" "$WORK/clone/recipes"
 cd "$WORK/clone"
 set -x
 # --- README quick start ---
-rankrag-lite build-blend --recipe recipes/llama3-8b.yaml --out runs/blend --size 48
+rankrag-lite build-blend --recipe recipes/llama3-8b.yaml --out runs/blend --size 16
 rankrag-lite finetune --stage 1 --recipe recipes/llama3-8b-qlora.yaml --data runs/blend/sft.jsonl \
     --out runs/s1 --max-steps 2
 rankrag-lite finetune --stage 2 --recipe recipes/llama3-8b-qlora.yaml --model runs/s1 \

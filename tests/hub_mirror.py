@@ -166,8 +166,9 @@ def llama3_shaped_config(**overrides):
     500,000, untied LM head, its vocabulary and special token ids) at tiny widths, bfloat16."""
     from transformers import LlamaConfig
 
-    cfg = dict(vocab_size=128256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-               num_attention_heads=4, num_key_value_heads=1, head_dim=16, max_position_embeddings=8192,
+    # every projection's output width a multiple of 32: bitsandbytes' CPU NF4 kernel packs 32 rows
+    cfg = dict(vocab_size=128256, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+               num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=8192,
                rope_theta=500000.0, rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=128000,
                eos_token_id=128001, hidden_act="silu", attention_bias=False, mlp_bias=False,
                torch_dtype="bfloat16")
@@ -175,7 +176,7 @@ def llama3_shaped_config(**overrides):
 
 
 def build_model_cache(hf_home: str | os.PathLike, repo_id: str = "unsloth/llama-3-8b", *, seed: int = 0,
-                      max_shard_size: str = "12MB") -> Path:
+                      max_shard_size: str = "24MB") -> Path:
     """Write the Llama-3-shaped random model as ``repo_id`` into the hub cache under ``hf_home``
     (``hf_home/hub``); returns its snapshot folder. The weights are bf16 safetensors in several
     shards (with the index), as the real 8B repository's."""
