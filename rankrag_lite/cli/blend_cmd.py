@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         data_root: Optional[Path] = typer.Option(
             None, "--data-root", help="Folder the recipe's data paths are relative to (e.g. ../shared/data)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Override the recipe's seed."),
+        size: Optional[int] = typer.Option(
+            None, "--size", min=1,
+            help="Examples in blend.jsonl, overriding the recipe's blend.size (the part files keep every example)."),
         exclude: Optional[list[str]] = typer.Option(
             None, "--exclude",
             help="Evaluation file whose questions are removed from the blend (normalised match); repeatable. "
@@ -49,7 +52,8 @@ def register(app: typer.Typer) -> None:
         from rankrag_lite.io import output_lock
 
         with output_lock(out):
-            manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []))
+            manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []),
+                                   size=size)
         console.print(f"blend: {manifest['blend']['count']} examples -> {out / 'blend.jsonl'} "
                       f"(in the blend / in the part file: {blend_counts(manifest)}; "
                       f"excluded questions removed: {manifest['exclude']['removed']})")

@@ -129,7 +129,8 @@ def answer_cmd(
 def rag_cmd(
     index: Path = typer.Option(..., "--index", help="BM25 index folder (rankrag-lite index)."),
     model: str = typer.Option(..., "--model", help="Model that ranks and answers (loaded once)."),
-    questions: Path = typer.Option(..., "--questions", help="Questions: NQ-open JSONL, DPR TSV, topics TSV, ... (answers optional)."),
+    questions: str = typer.Option(..., "--questions", help="Questions: NQ-open JSONL, DPR TSV, topics TSV, ... or a hub dataset name (answers optional)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split of a hub dataset --questions (default: train)."),
     out: Path = typer.Option(..., "--out", help="Output folder: candidates, reranked, answers, summary."),
     n: int = typer.Option(100, "--n", help="Passages retrieved per question (the paper: 100)."),
     k: int = typer.Option(5, "--k", help="Passages the answer reads (the paper: 5)."),
@@ -153,7 +154,7 @@ def rag_cmd(
 
     fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, abstain, "--abstain", calibration)
     with output_lock(out):
-        summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
+        summary = rag(index, model, questions, out, n=n, k=k, split=split, limit=limit, batch_size=batch_size, score=score,
                       max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion,
                       abstain=abstain, abstain_text=abstain_text, calibration=cal)
     log(f"wrote {out}/candidates.jsonl, bm25.trec, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")

@@ -1,6 +1,7 @@
 """Corpus and query files in, candidate files out (what ``rankrag-lite index`` / ``retrieve`` use).
 
-- Corpus: JSONL or JSONL.gz of ``{id, title, text}`` (``_id`` accepted, as in BEIR).
+- Corpus: JSONL or JSONL.gz of ``{id, title, text}`` (``_id`` accepted, as in BEIR), or a hub
+  dataset's passages (:func:`read_corpus_source`).
 - Queries: JSONL with ``{qid|id|_id, question|query|text}``, or TSV ``qid<TAB>query``.
 - Candidates: JSONL ``{qid, question, passages: [{pid, title, text, score}]}`` best first (the
   input of ``rankrag-lite rerank``), plus an optional TREC run (``qid Q0 pid rank score tag``).
@@ -72,4 +73,19 @@ class _null:
         return False
 
 
-__all__ = ["Retrieved", "candidates_record", "read_corpus", "read_queries", "retrieve_to_files", "trec_lines"]
+def read_corpus_source(source: str | os.PathLike, split: str | None = None, progress: bool = False) -> list[dict]:
+    """The documents to index: a JSONL corpus file (:func:`read_corpus`), or the passages of a hub
+    dataset (``data.sources.load_corpus``: e.g. ``rajpurkar/squad``'s paragraphs, deduplicated by title
+    and text) from its ``split`` (default train)."""
+    from rankrag_lite.data.sources import is_local, load_corpus
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.retrieval.base import normalize_docs
+
+    if is_local(str(source)):
+        if split is not None:
+            raise RankragError(f"--split is for a hub dataset corpus, not the file {source}")
+        return read_corpus(source, progress=progress)
+    return normalize_docs(load_corpus(str(source), split=split))
+
+
+__all__ = ["Retrieved", "candidates_record", "read_corpus", "read_corpus_source", "read_queries", "retrieve_to_files", "trec_lines"]

@@ -25,10 +25,11 @@ def _data_root(data_root: str | os.PathLike | None) -> Path | None:
 
 
 def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                seed: int | None = None, exclude: list[str] | None = None) -> dict:
+                seed: int | None = None, exclude: list[str] | None = None, size: int | None = None) -> dict:
     """Build the blend described by ``recipe`` (a recipe dict or YAML path) into ``out_dir``.
 
-    ``data_root``: folder the recipe's paths are relative to; ``seed`` overrides the recipe's;
+    ``data_root``: folder the recipe's paths are relative to; ``seed`` and ``size`` (examples in
+    blend.jsonl) override the recipe's;
     ``exclude``: more evaluation files (added to the recipe's ``exclude``). Returns the manifest.
     Nothing is written unless every part has examples.
     """
@@ -37,6 +38,10 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
     cfg = parse_blend(recipe)
     if seed is not None:
         cfg.seed = int(seed)
+    if size is not None:
+        if size < 1:
+            raise RankragError(f"blend size must be at least 1, got {size}")
+        cfg.size = int(size)
     root = _data_root(data_root)
     cli_exclude = list(exclude or [])
 
