@@ -237,7 +237,7 @@ def connect(options: RayOptions):
     import logging
 
     try:
-        ray.init(address=None if options.address == LOCAL else options.address, include_dashboard=False,
+        ray.init(address=options.address, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise RankragError(f"cannot join the Ray cluster at {options.address}: {_first_line(e)}") from None
@@ -330,9 +330,9 @@ class RayScorer:
         store (which spills to disk past its memory)."""
         import pyarrow as pa
 
+        ray = connect(self.options)  # first: a cluster that cannot be reached leaves nothing behind
         run_key = {"spec": self.spec.key(), "shard_passages": self.shard_passages, **key}
         store = ShardStore(work, run_key) if work is not None else _MemoryStore()
-        ray = connect(self.options)
         refs, counts, resumed = [], {}, 0
         for n, pairs in enumerate(shards):
             if store.done(n):
