@@ -241,11 +241,32 @@ def connect(options: RayOptions):
                  log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise RankragError(f"cannot join the Ray cluster at {options.address}: {_first_line(e)}") from None
+    _one_line_notices()
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     ctx.raise_original_map_exception = True
     return ray
+
+
+def _one_line_notices() -> None:
+    """Ray's notices to the driver (a task retried, an actor restarted) as one line each, not a traceback."""
+    import ray._private.worker as w
+
+    from rankrag_lite.progress import log
+
+    def notice(data, ignore_prefix=False):
+        for line in data.get("lines", [])[:1]:
+            log(f"ray: {line.split(' Error: ')[0].strip()[:300]}")
+
+    w.print_to_stdstream = notice
+    try:  # Ray Data's console log (its tracebacks of a failed run): to its log file only
+        from ray.data._internal import logging as data_logging
+
+        data_logging.DEFAULT_CONFIG["handlers"]["console"]["level"] = "CRITICAL"
+        data_logging.configure_logging()
+    except (ImportError, AttributeError, KeyError, TypeError):
+        pass
 
 
 def _first_line(e: BaseException) -> str:
@@ -263,6 +284,11 @@ def _explain(e: BaseException, options: RayOptions) -> RankragError:
             return RankragError(f"on a Ray worker: {cur}")
         cur = getattr(cur, "cause", None) or cur.__cause__
     text = str(e)
+    import re
+
+    raised = re.findall(r"RankragError: (.+)", text)  # the one-line error of an actor, inside Ray's traceback
+    if raised:
+        return RankragError(f"on a Ray worker: {raised[-1].strip()}")
     if "ActorDiedError" in type(e).__name__ or "actor died" in text.lower() or "ActorDiedError" in text:
         return RankragError(f"a Ray scoring actor died more than --ray-max-restarts {options.max_restarts} "
                             f"times; the shards already scored are kept: rerun the same command to resume "
@@ -353,11 +379,15 @@ class RayScorer:
             log(f"resuming: {resumed} shard(s) already scored in {work}, {len(counts)} to go")
         if not refs:
             return store
-        ds = ray.data.from_arrow_refs(refs).map_batches(
-            _ShardScorer, batch_size=None, batch_format="numpy", fn_constructor_kwargs={"spec": self.spec},
-            concurrency=self.options.actors, num_cpus=self.options.num_cpus or None,
-            num_gpus=self.options.num_gpus or None, max_restarts=self.options.max_restarts,
-            max_task_retries=self.options.max_restarts)
+        import warnings
+
+        with warnings.catch_warnings():  # max_restarts has no named parameter in Ray 2.60 (Ray's default: forever)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ray.data.from_arrow_refs(refs).map_batches(
+                _ShardScorer, batch_size=None, batch_format="numpy", fn_constructor_kwargs={"spec": self.spec},
+                compute=ray.data.ActorPoolStrategy(size=self.options.actors),
+                num_cpus=self.options.num_cpus or None, num_gpus=self.options.num_gpus or None,
+                max_restarts=self.options.max_restarts, max_task_retries=self.options.max_restarts)
         partial: dict[int, dict[int, float]] = {}
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -370,10 +400,10 @@ class RayScorer:
                         store.write(s, scores)
                         if on_batch is not None:
                             on_batch(counts[s])
-        except RankragError:
-            raise
         except Exception as e:  # Ray's own errors: actor died, task failed, cluster lost
-            raise _explain(e, self.options) from None
+            if isinstance(store, ShardStore) and not any(store.work.glob("shard-*.json")):
+                store.remove()  # nothing scored: nothing to resume from
+            raise e if isinstance(e, RankragError) else _explain(e, self.options) from None
         missing = [s for s in counts if not store.done(s)]
         if missing:
             raise RankragError(f"Ray returned no scores for {len(missing)} shard(s); rerun to resume")
