@@ -32,7 +32,7 @@ def guard(fn):
 
 # -- --ray and its options: one definition, shared by rerank, evaluate and calibrate ---------------
 RAY = typer.Option(None, "--ray", metavar="local|ADDRESS",
-                   help="Score on Ray (pip install 'rankrag-lite[ray]'): 'local' starts a Ray on this machine, "
+                   help="Score on Ray (needs the ray extra of rankrag-lite; docs/scale.md): 'local' starts a Ray on this machine, "
                         "HOST:PORT (or auto, ray://HOST:10001) joins a running cluster. Same outputs as without.")
 RAY_ACTORS = typer.Option(1, "--ray-actors", min=1, help="With --ray: scoring actors (map_batches concurrency); "
                           "each loads the model once.")

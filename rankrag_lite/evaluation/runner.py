@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -254,4 +255,8 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
 
     with atomic_dir(out_dir) as tmp:
         write_report(Path(tmp), summary, per_question)
+    if ray is not None:  # the report is in place: the scored shards are no longer needed
+        from rankrag_lite.ranking.distributed import work_dir
+
+        shutil.rmtree(work_dir(out_dir), ignore_errors=True)
     return summary
