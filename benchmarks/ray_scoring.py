@@ -28,17 +28,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TWOWIKI = ROOT / "tests" / "fixtures" / "inference" / "twowiki_dev20.jsonl"
-
-
-def pairs(questions: int, passages: int, max_chars: int) -> list[tuple[str, dict]]:
-    out = []
-    for line in TWOWIKI.read_text().splitlines()[:questions]:
-        rec = json.loads(line)
-        for p in rec["passages"][:passages]:
-            text = p["text"] if len(p["text"]) <= max_chars else p["text"][:max_chars].rsplit(" ", 1)[0]
-            out.append((rec["question"], {"title": p["title"], "text": text}))
-    return out
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from quant_scoring import pairs  # noqa: E402  (the same fixture pairs as the NF4 benchmark)
 
 
 def main(argv: list[str] | None = None) -> int:
