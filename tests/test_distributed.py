@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from inference_helpers import DL19, DL19_QRELS, candidates_from_twowiki
+from inference_helpers import DL19, DL19_QRELS, TWOWIKI, candidates_from_twowiki
 
 REPO = Path(__file__).resolve().parents[1]
 PORT = 26391  # fixed: the cluster the tests start
@@ -31,6 +31,7 @@ def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["RANKRAG_LITE_PROGRESS_EVERY"] = "0"
+    env["RANKRAG_LITE_QUIET"] = "0"  # progress lines and the resume notice are checked
     return env
 
 
@@ -147,9 +148,11 @@ def test_evaluate_and_calibrate_on_ray_give_the_local_results(cluster, tmp_path)
     assert (tmp_path / "ray" / "per_question.jsonl").read_text() == (tmp_path / "local" / "per_question.jsonl").read_text()
     assert not (tmp_path / ".ray.ray").exists()
 
-    cal = ["calibrate", *common, "--passages", 3]
+    # 2Wiki: the fitting half (questions 1-2) holds relevant and non-relevant passages among its first 3
+    cal = ["calibrate", "--data", TWOWIKI, "--model", "smollm2-135m", "--limit", 4, "--passages", 3]
     run(*cal, "--out", tmp_path / "cal-local.json")
-    run(*cal, "--out", tmp_path / "cal-ray.json", "--ray", cluster, "--ray-actors", 2, "--shard-passages", 2)
+    run(*cal, "--out", tmp_path / "cal-ray.json", "--ray", cluster, "--ray-actors", 2, "--shard-passages", 3)
+    assert not (tmp_path / ".cal-ray.json.ray").exists()
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("cal-local.json", "cal-ray.json"))
     assert abs(a["temperature"] - b["temperature"]) < 1e-4 and abs(a["bias"] - b["bias"]) < 1e-4
     assert a["fit"]["heldout"] == pytest.approx(b["fit"]["heldout"], abs=1e-5)
