@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     connect(RayOptions(actors=1))  # the local Ray itself is started once, outside the timed arms
     start_s = time.perf_counter() - t0
     for n in (1, 2):
-        rs = RayScorer(spec, RayOptions(actors=n), shard_passages=a.shard_passages, progress=False)
+        rs = RayScorer(spec, RayOptions(actors=n), shard_passages=a.shard_passages)
         t0 = time.perf_counter()
         scores = rs.score(ps)
         res[f"ray-{n}"] = {"wall_s": time.perf_counter() - t0, "scores": scores}

@@ -314,7 +314,6 @@ class RayScorer:
     options: RayOptions = field(default_factory=RayOptions)
     shard_passages: int = 1024
     work: Path | None = None
-    progress: bool = True
 
     def __post_init__(self):
         if self.shard_passages < 1:
@@ -352,8 +351,8 @@ class RayScorer:
     def score_shards(self, shards: Iterator[Sequence[tuple[str, object]]], work: Path | None, key: dict,
                      on_batch: Callable[[int], None] | None = None):
         """Score every shard not already in ``work``; returns the :class:`ShardStore` (kept in memory
-        with no ``work``): ``store.read(n)`` are shard ``n``'s scores. Shards are read from ``shards`` one at a time into the object
-        store (which spills to disk past its memory)."""
+        with no ``work``): ``store.read(n)`` are shard ``n``'s scores. Shards are read from ``shards``
+        one at a time into the object store (which spills to disk past its memory)."""
         import pyarrow as pa
 
         ray = connect(self.options)  # first: a cluster that cannot be reached leaves nothing behind
@@ -365,6 +364,9 @@ class RayScorer:
                 resumed += 1
                 if on_batch is not None:
                     on_batch(len(pairs))
+                continue
+            if not pairs:  # a chunk of records without passages
+                store.write(n, [])
                 continue
             counts[n] = len(pairs)
             table = pa.table({"shard": pa.array([n] * len(pairs), pa.int64()),
