@@ -3,7 +3,8 @@
 Arms (each end to end, as a command would pay it):
 
 - ``local``: the model loaded in this process (``ScorerSpec.load``, what ``rerank`` does) and every pair
-  scored once;
+  scored once, shard by shard, with torch's default threads; ``local-1-thread``: the same on one
+  thread (what one Ray actor with ``num_cpus=1`` gets);
 - ``ray-1`` / ``ray-2``: :class:`rankrag_lite.ranking.distributed.RayScorer` on a local Ray started by
   this script (``ray.init``: 1 CPU per actor), with 1 and 2 actors: shards of ``--shard-passages``
   pairs, actors started, the model loaded in each, every shard scored, the scores gathered in order.
@@ -50,15 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     spec = ScorerSpec(a.model, batch_size=a.batch_size)
     res: dict[str, dict] = {}
 
-    t0 = time.perf_counter()
-    scorer = spec.load()
-    load_s = time.perf_counter() - t0
-    base = []
-    for i in range(0, len(ps), a.shard_passages):  # the shards the Ray arms score, one call each
-        base.extend(scorer.score(ps[i:i + a.shard_passages]))
-    wall = time.perf_counter() - t0
-    res["local"] = {"wall_s": wall, "load_s": load_s, "scores": base}
-    del scorer
+    import torch
+
+    threads = torch.get_num_threads()
+    for name, n_threads in (("local", threads), ("local-1-thread", 1)):  # an actor has 1 CPU: 1 thread
+        torch.set_num_threads(n_threads)
+        t0 = time.perf_counter()
+        scorer = spec.load()
+        load_s = time.perf_counter() - t0
+        scores = []
+        for i in range(0, len(ps), a.shard_passages):  # the shards the Ray arms score, one call each
+            scores.extend(scorer.score(ps[i:i + a.shard_passages]))
+        res[name] = {"wall_s": time.perf_counter() - t0, "load_s": load_s, "scores": scores}
+        del scorer
+    torch.set_num_threads(threads)
 
     t0 = time.perf_counter()
     connect(RayOptions(actors=1))  # the local Ray itself is started once, outside the timed arms
@@ -74,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end",
         "model": a.model, "pairs": len(ps), "shard_passages": a.shard_passages,
-        "ray_start_s": round(start_s, 2), "local_load_s": round(local["load_s"], 2),
+        "ray_start_s": round(start_s, 2), "local_load_s": round(local["load_s"], 2), "torch_threads": threads,
         "arms": {},
     }
     for name, r in res.items():
         row = {"wall_s": round(r["wall_s"], 2), "passages_per_s": round(len(ps) / r["wall_s"], 3)}
-        if name != "local":
+        if name != "local":  # every other arm against the local run of this script
             row["speed_vs_local"] = round(local["wall_s"] / r["wall_s"], 3)
             row["overhead_s_per_pair"] = round((r["wall_s"] - local["wall_s"]) / len(ps), 3)
             row["max_abs_score_diff"] = max(abs(x - y) for x, y in zip(r["scores"], local["scores"]))
