@@ -28,3 +28,25 @@ def guard(fn):
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+# -- --ray and its options: one definition, shared by rerank, evaluate and calibrate ---------------
+RAY = typer.Option(None, "--ray", metavar="local|ADDRESS",
+                   help="Score on Ray (needs the ray extra of rankrag-lite; docs/scale.md): 'local' starts a Ray on this machine, "
+                        "HOST:PORT (or auto, ray://HOST:10001) joins a running cluster. Same outputs as without.")
+RAY_ACTORS = typer.Option(1, "--ray-actors", min=1, help="With --ray: scoring actors (map_batches concurrency); "
+                          "each loads the model once.")
+RAY_GPUS = typer.Option(0.0, "--ray-gpus", min=0.0, help="With --ray: GPUs per actor (1: one actor per GPU).")
+RAY_CPUS = typer.Option(1.0, "--ray-cpus", min=0.0, help="With --ray: CPUs per actor (on CPU clusters, the threads "
+                        "each actor scores with).")
+SHARD_PASSAGES = typer.Option(1024, "--shard-passages", min=1, help="Passages per shard: the unit one actor scores "
+                              "and a rerun resumes from (--ray); rerank also scores locally in chunks of this size.")
+
+
+def ray_options(address: str | None, actors: int, gpus: float, cpus: float):
+    """The :class:`~rankrag_lite.ranking.distributed.RayOptions` of ``--ray``, or ``None`` without it."""
+    if address is None:
+        return None
+    from rankrag_lite.ranking.distributed import RayOptions
+
+    return RayOptions(address=address, actors=actors, num_gpus=gpus, num_cpus=cpus)

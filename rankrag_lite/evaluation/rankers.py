@@ -142,19 +142,17 @@ def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) ->
 
 
 def rank_model(es: EvalSet, scorer, name: str, progress: bool = True) -> Ranking:
-    """P("True") of a model for every (question, candidate) pair."""
+    """P("True") of a model for every (question, candidate) pair (``scorer``: a PTrueScorer, or a
+    :class:`~rankrag_lite.ranking.distributed.RayScorer`)."""
     from rankrag_lite.progress import make_progress
 
-    seqs, where = [], []
-    for it in es.items:
-        for p in it.passages:
-            seqs.append(scorer.encode_pair(it.question, p))
-            where.append(it.qid)
+    pairs = [(it.question, p) for it in es.items for p in it.passages]
+    where = [it.qid for it in es.items for _ in it.passages]
     with make_progress() as bar:
-        task = bar.add_task(f"Scoring ({name})", total=len(seqs), info="passages")
+        task = bar.add_task(f"Scoring ({name})", total=len(pairs), info="passages")
         if not progress:
             bar.update(task, visible=False)
-        flat = scorer.score_encoded(seqs, on_batch=lambda k: bar.advance(task, k))
+        flat = scorer.score(pairs, on_batch=lambda k: bar.advance(task, k))
     scores: dict[str, list[float]] = {it.qid: [] for it in es.items}
     for qid, s in zip(where, flat):
         scores[qid].append(s)
