@@ -30,8 +30,11 @@ def label_cmd(
         help="Judged pairs JSONL (written atomically at the end; a killed run resumes from .OUT.partial)."),
     sample_negatives: Optional[int] = typer.Option(
         None, "--sample-negatives", min=0,
-        help="Judge every positive but only this many negatives, drawn with --seed (default: all pairs)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of --sample-negatives."),
+        help="Judge only this many of the negatives, drawn with --seed (default: all)."),
+    sample_positives: Optional[int] = typer.Option(
+        None, "--sample-positives", min=0,
+        help="Judge only this many of the positives, drawn with --seed (default: all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample-negatives / --sample-positives."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass of a model judge."),
     chunk_size: int = typer.Option(256, "--chunk-size", min=1,
                                    help="Pairs scored between two saves of the partial file (resume granularity)."),
@@ -48,8 +51,9 @@ def label_cmd(
     from rankrag_lite.progress import console
 
     s = label_pairs(input, out, judge, batch_size=batch_size, score=score, load_in_4bit=load_in_4bit,
-                    device=device, sample_negatives_n=sample_negatives, seed=seed, chunk_size=chunk_size)
-    sampled = "" if s["pairs"] == s["pairs_in_input"] else f" (of {s['pairs_in_input']}: negatives sampled)"
+                    device=device, sample_negatives=sample_negatives,
+                    sample_positives=sample_positives, seed=seed, chunk_size=chunk_size)
+    sampled = "" if s["pairs"] == s["pairs_in_input"] else f" (of {s['pairs_in_input']}: sampled)"
     console.print(f"label: {s['pairs']} pairs{sampled} ({s['positives']} positives, {s['negatives']} negatives) "
                   f"judged by {s['judge']} -> {out}")
     for name, by_t in s["columns"].items():

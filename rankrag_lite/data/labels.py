@@ -27,8 +27,10 @@ rebuilds the same blend. Output records::
      "scores": {judge: score, ...}, "score", "judge"}
 
 Resumable: scores are appended to ``.FILE.partial`` (beside ``FILE``) chunk by chunk; a run killed
-midway continues from it when started again with the same input, sample and judges (another run's
-partial file is discarded). ``FILE`` itself is written atomically at the end, under
+midway continues from it when started again with the same input and judges (another input's or
+judge's partial file is discarded). A sample (``--sample-negatives`` / ``--sample-positives``) is
+scored in its draw order, so a run stopped early and started again with a smaller sample of the same
+seed keeps every score it has. ``FILE`` itself is written atomically at the end, under
 :func:`~rankrag_lite.io.output_lock`. The chunks are scored by :func:`score_chunk`, the one place a
 distributed (Ray) executor would replace.
 """
@@ -145,13 +147,22 @@ def read_pairs(path: str | os.PathLike) -> list[Pair]:
     return list(pairs.values())
 
 
-def sample_negatives(pairs: Sequence[Pair], n: int, seed: int) -> list[Pair]:
-    """Every pair that is not a negative, plus ``n`` negatives drawn with ``seed``; input order kept."""
-    if n < 0:
-        raise RankragError(f"--sample-negatives must be >= 0, got {n}")
-    negs = [i for i, p in enumerate(pairs) if p.label is False]
-    keep = set(random.Random(f"label|{seed}").sample(negs, min(n, len(negs))))
-    return [p for i, p in enumerate(pairs) if p.label is not False or i in keep]
+def sample_order(pairs: Sequence[Pair], seed: int, negatives: int | None = None,
+                 positives: int | None = None) -> list[int]:
+    """The indices of a seeded sample: ``negatives`` of the negatives and ``positives`` of the positives
+    (None: all of them; pairs without a label: all), in draw order. Each label's pairs are shuffled with
+    ``seed`` and the first N taken, so a smaller sample is part of a larger one; the two labels are
+    interleaved in proportion, so a run stopped midway has scored a smaller sample of both."""
+    rank: dict[int, float] = {}
+    for label, n, option in ((False, negatives, "--sample-negatives"), (True, positives, "--sample-positives"),
+                             (None, None, "")):
+        if n is not None and n < 0:
+            raise RankragError(f"{option} must be >= 0, got {n}")
+        idx = [i for i, p in enumerate(pairs) if p.label is label]
+        random.Random(f"label|{seed}|{label}").shuffle(idx)
+        idx = idx if n is None else idx[:n]
+        rank.update({i: (r + 0.5) / len(idx) for r, i in enumerate(idx)})
+    return sorted(rank, key=lambda i: (rank[i], i))
 
 
 # -- judges -------------------------------------------------------------------------------------------
@@ -284,11 +295,13 @@ def _read_partial(path: Path, header: dict) -> dict[str, dict]:
 
 def label_pairs(input: str | os.PathLike, out: str | os.PathLike, judges: Sequence[str], *,
                 batch_size: int = 16, score: str = "true-false", load_in_4bit: bool = False,
-                device: str | None = None, sample_negatives_n: int | None = None, seed: int = 0,
+                device: str | None = None, sample_negatives: int | None = None,
+                sample_positives: int | None = None, seed: int = 0,
                 chunk_size: int = 256, thresholds: dict[str, Sequence[float]] | None = None) -> dict:
     """Score every ranking pair of ``input`` with ``judges`` and write them to ``out`` (JSONL).
 
-    ``sample_negatives_n``: judge every positive but only this many negatives (drawn with ``seed``).
+    ``sample_negatives`` / ``sample_positives``: judge only this many of the negatives / positives
+    (drawn with ``seed``; default: all).
     Returns the summary: pairs, positives, negatives, the judge, and per score column the negatives
     at or above each threshold and the positives below it.
     """
@@ -303,19 +316,21 @@ def label_pairs(input: str | os.PathLike, out: str | os.PathLike, judges: Sequen
         raise RankragError(f"--out {out} is the input; the judged pairs go to a new file")
     pairs = read_pairs(input)
     total = len(pairs)
-    if sample_negatives_n is not None:
-        pairs = sample_negatives(pairs, sample_negatives_n, seed)
+    order = list(range(total))
+    if sample_negatives is not None or sample_positives is not None:
+        order = sample_order(pairs, seed, sample_negatives, sample_positives)  # scored in draw order
+    pairs, scoring = [pairs[i] for i in sorted(order)], [pairs[i] for i in order]
+    # the partial file is a cache of pair scores: any run with this input and these judges reuses it
     header = {"input_sha256": sha256_file(input / "blend.jsonl" if input.is_dir() else input),
-              "pairs_sha256": hashlib.sha256("".join(p.key for p in pairs).encode()).hexdigest(),
               "judges": names, "score": score, "load_in_4bit": load_in_4bit}
     partial = _partial_path(out)
     with output_lock(out):
         done = _read_partial(partial, header)
-        todo = [p for p in pairs if p.key not in done]
+        todo = [p for p in scoring if p.key not in done]
         kinds = {n: ("cosine" if n == MINILM else "p_true") for n in names}
         settings: dict = {}
         if done:
-            log(f"label: resuming: {len(done)} of {len(pairs)} pairs already scored ({partial})")
+            log(f"label: resuming: {len(pairs) - len(todo)} of {len(pairs)} pairs already scored ({partial})")
         if todo:
             loaded = [load_judge(n, batch_size=batch_size, score=score, load_in_4bit=load_in_4bit, device=device)
                       for n in names]
@@ -366,12 +381,12 @@ def summarise(pairs: Sequence[Pair], scores: Sequence[dict], final: Sequence[flo
 class JudgedLabels:
     """A ``label`` output read back for the blend: the judge's score of each pair, and the thresholds."""
 
-    def __init__(self, path: str | os.PathLike, drop_negatives_at_or_above: float | None,
-                 drop_positives_below: float | None):
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, drop_negatives_at_or_above: float | None = None,
+                 drop_positives_below: float | None = None, unjudged: str = "keep"):
+        self.path = Path(os.path.expanduser(str(path)))
         if not self.path.exists():
             raise RankragError(f"blend.judge.labels: file not found: {self.path}")
-        self.neg_at, self.pos_below = drop_negatives_at_or_above, drop_positives_below
+        self.neg_at, self.pos_below, self.unjudged = drop_negatives_at_or_above, drop_positives_below, unjudged
         self.scores: dict[str, float] = {}
         judges = set()
         for rec in iter_jsonl(self.path):
@@ -391,22 +406,53 @@ class JudgedLabels:
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
 
     def verdict(self, question: str, passage, label: bool) -> str | None:
-        """Why this pair is dropped (``negative_judged_relevant`` / ``positive_judged_irrelevant``), or None."""
+        """Why this pair is dropped (``negative_judged_relevant``, ``positive_judged_irrelevant``,
+        ``unjudged`` with ``unjudged: drop``), or None."""
         s = self.scores.get(pair_key(question, passage))
         if s is None:
-            return None
+            return "unjudged" if self.unjudged == "drop" else None
         if not label and self.neg_at is not None and s >= self.neg_at:
             return "negative_judged_relevant"
         if label and self.pos_below is not None and s < self.pos_below:
             return "positive_judged_irrelevant"
         return None
 
-    def judged(self, question: str, passage) -> bool:
-        return pair_key(question, passage) in self.scores
+    def filter_ranking_rows(self, question: str, rows: list[tuple], *, paired: bool, part: str,
+                            source: str) -> list[tuple]:
+        """The ``(shown passage, label, kind)`` rows of one question's ranking part that the judge keeps.
+        ``paired``: the rows are (positive, negative) pairs cut to one length, dropped together."""
+        groups = [rows[i:i + 2] for i in range(0, len(rows), 2)] if paired else [[r] for r in rows]
+        kept: list[tuple] = []
+        for group in groups:
+            reasons = [self.verdict(question, shown, label) for shown, label, _ in group]
+            if not any(reasons):
+                kept.extend(group)
+                self.count(part, source, "kept", len(group))
+                continue
+            for r in reasons:
+                self.count(part, source, r or "partner_of_dropped")
+        return kept
+
+    def keeps_ra_row(self, question: str, shown: list[tuple[dict, bool]], *, part: str, source: str) -> bool:
+        """Whether an RA-ranking row (its ``(passage, relevant)`` list) is kept: none of its passages dropped."""
+        reasons = [self.verdict(question, p, label) for p, label in shown]
+        if not any(reasons):
+            self.count(part, source, "kept_rows")
+            return True
+        for r in reasons:
+            if r:
+                self.count(part, source, r)
+        self.count(part, source, "dropped_rows")
+        return False
 
     def count(self, part: str, source: str, reason: str, n: int = 1) -> None:
         c = self.counts.setdefault((part, source), {})
         c[reason] = c.get(reason, 0) + n
+
+    def dropped(self, part: str, source: str) -> int:
+        """Rows of (part, source) the filter dropped."""
+        c = self.counts.get((part, source), {})
+        return sum(v for k, v in c.items() if k not in ("kept", "kept_rows", "dropped_rows"))
 
     def manifest(self) -> dict:
         """The manifest's ``judge`` section: the file, its judge, the thresholds and what was dropped."""
@@ -419,4 +465,5 @@ class JudgedLabels:
                 totals[k] = totals.get(k, 0) + v
         return {"labels": str(self.path), "sha256": self.sha256, "judge": self.judge,
                 "judged_pairs": len(self.scores), "drop_negatives_at_or_above": self.neg_at,
-                "drop_positives_below": self.pos_below, "dropped": dict(sorted(totals.items())), "by_part": by}
+                "drop_positives_below": self.pos_below, "unjudged": self.unjudged,
+                "counts": dict(sorted(totals.items())), "by_part": by}
