@@ -17,7 +17,8 @@ Judges (``--judge``, repeatable):
 - ``minilm``: the cosine of all-MiniLM-L6-v2 (the ``dense`` extra; :class:`~rankrag_lite.evaluation.rankers.MiniLM`);
 - two or more judges: their fusion, as :mod:`rankrag_lite.ranking.fusion` fuses: per question, each
   judge's scores are standardised over that question's pairs in the file (P(True) as its logit) and
-  averaged. A fused score is a z-score: 0 is the question's mean, not a probability.
+  averaged. A fused score is a z-score: 0 is the question's mean, not a probability; it needs a
+  question's pairs judged together (a sample that leaves a question one pair gives it 0).
 
 Pairs are identified by :func:`pair_key` (question, passage title and text, whitespace-normalised),
 so the same pair repeated in the blend is scored once and ``build-blend`` finds a pair again when it
