@@ -141,8 +141,9 @@ def test_adapter_judge_scores_every_pair_and_resumes(blend, tmp_path):
     assert all(0.0 <= r["score"] <= 1.0 for r in recs) and len({round(r["score"], 6) for r in recs}) > 5
 
 
-def test_fusion_of_two_judges(blend, tmp_path):
-    """Fused score: per question, the mean of each judge's z-scores (here MiniLM twice over: itself)."""
+def test_seeded_sample_and_fused_scores(blend, tmp_path):
+    """A sample of the same seed is the same file; a fused score is, per question, the mean of the
+    judges' z-scores."""
     out = tmp_path / "fused.jsonl"
     summary = label_pairs(blend, out, ["minilm"], sample_negatives=3, sample_positives=2, seed=1)
     recs = rows(out)
