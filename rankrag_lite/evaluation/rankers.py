@@ -117,24 +117,49 @@ def minilm_path() -> Path:
     return path
 
 
+class MiniLM:
+    """all-MiniLM-L6-v2 cosine similarity of (question, passage) pairs: the ``minilm`` ranker, and a
+    judge of ``rankrag-lite label``. The passage is encoded as ``title. text``."""
+
+    def __init__(self, batch_size: int = 64, device: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from e
+        self.model = SentenceTransformer(str(minilm_path()), device=device or "cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]):
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+
+    @staticmethod
+    def passage_text(p: dict) -> str:
+        return f"{p['title']}. {p['text']}" if p.get("title") else p["text"]
+
+    def score_pairs(self, pairs: Sequence[tuple[str, dict]]) -> list[float]:
+        """Cosine of each ``(question, {title, text})`` pair (each distinct question encoded once)."""
+        import numpy as np
+
+        questions = list(dict.fromkeys(q for q, _ in pairs))
+        q_emb = dict(zip(questions, self.encode(questions))) if questions else {}
+        p_emb = self.encode([self.passage_text(p) for _, p in pairs]) if pairs else []
+        return [float(np.dot(e, q_emb[q])) for (q, _), e in zip(pairs, p_emb)]
+
+
 def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) -> Ranking:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from e
     import numpy as np
 
-    model = SentenceTransformer(str(minilm_path()), device=device or "cpu")
+    minilm = MiniLM(batch_size=batch_size, device=device)
     texts, spans, questions = [], [], []
     for it in es.items:
         start = len(texts)
-        texts.extend(f"{p['title']}. {p['text']}" if p.get("title") else p["text"] for p in it.passages)
+        texts.extend(minilm.passage_text(p) for p in it.passages)
         spans.append((start, len(texts)))
         questions.append(it.question)
-    kw = dict(batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    q_emb = model.encode(questions, **kw)
-    p_emb = model.encode(texts, **kw)
+    q_emb = minilm.encode(questions)
+    p_emb = minilm.encode(texts)
     scores = {}
     for it, (a, b), q in zip(es.items, spans, q_emb):
         scores[it.qid] = list(np.asarray(p_emb[a:b]) @ np.asarray(q))
