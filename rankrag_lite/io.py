@@ -237,12 +237,49 @@ def output_lock(path: str | os.PathLike):
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+def lock_owner(path: str | os.PathLike) -> str | None:
+    """The pid of another process that holds :func:`output_lock` on ``path`` now, else ``None``."""
+    lock = _lock_path(Path(path))
+    if str(lock) in _HELD:
+        return None
+    try:
+        f = open(lock, encoding="utf-8")
+    except OSError:  # no lock file: nobody owns it
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when f closes
+        except BlockingIOError:
+            return f.read().strip() or "unknown"
+    return None
+
+
+def check_not_being_written(path: str | os.PathLike, levels: int = 2) -> None:
+    """Refuse to read ``path`` while a running command owns it or a folder up to ``levels`` above it
+    (a ``finetune`` writing ``OUT`` owns ``OUT/adapter`` too): it may be replaced under the reader."""
+    path = Path(path)
+    here = Path(os.path.abspath(path))
+    for folder in [here, *here.parents][:levels + 1]:
+        owner = lock_owner(folder)
+        if owner is not None:
+            raise RankragError(f"{path} is being written by a running command (pid {owner}, writing "
+                               f"{folder}); wait for it to finish, then run this again")
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w"):
     """Write to a temporary file beside ``path`` and rename it into place only on success.
 
-    The file gets the permissions a plain ``open`` would (0666 less the umask)."""
-    path = Path(path)
+    The block holds :func:`output_lock` on ``path`` (re-entrant: a command that owns its output
+    already keeps owning it), so taking it removes a killed earlier run's ``.NAME.*.part``. The file
+    gets the permissions a plain ``open`` would (0666 less the umask). A full disk is one line naming
+    ``path``; the earlier file there, if any, is kept."""
+    with output_lock(path), _write_beside(Path(path), mode) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _write_beside(path: Path, mode: str):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)

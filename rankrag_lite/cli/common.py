@@ -9,6 +9,7 @@ full disk, ...), named by its path and cause. ``Ctrl-C`` / ``SIGTERM`` stop a co
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 
@@ -68,6 +69,89 @@ def error_line(e: BaseException) -> str | None:
     return None
 
 
+#: the path options a command writes (every other path option is read)
+OUTPUT_OPTIONS = ("out", "run", "scores", "plot")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_paths(options: dict) -> None:
+    """A command's outputs apart from its inputs and from each other: an output that is an input,
+    lies inside an input folder (it would become part of the input) or holds an input (the command
+    replaces it) is refused before anything is read. ``options``: the command's parameters; the
+    :class:`~pathlib.Path` ones named in :data:`OUTPUT_OPTIONS` are outputs, the others inputs."""
+    from pathlib import Path
+
+    paths = {name: Path(os.path.abspath(Path(v).expanduser())) for name, v in options.items()
+             if isinstance(v, Path)}
+    outs = {n: p for n, p in paths.items() if n in OUTPUT_OPTIONS}
+    ins = {n: p for n, p in paths.items() if n not in OUTPUT_OPTIONS}
+    seen: dict[Path, str] = {}
+    for name, out in outs.items():
+        if out in seen:
+            raise RankragError(f"{_option(seen[out])} and {_option(name)} are the same file ({options[name]}); "
+                               "give each output its own path")
+        seen[out] = name
+        for iname, inp in ins.items():
+            if out == inp:
+                raise RankragError(f"{_option(name)} {options[name]} is also the input {_option(iname)}: write "
+                                   "the output elsewhere (the input is read while the output is written)")
+            if inp.is_dir() and inp in out.parents:
+                raise RankragError(f"{_option(name)} {options[name]} is inside the input folder {_option(iname)} "
+                                   f"{options[iname]}: write it elsewhere (it would become part of the input)")
+            if out in inp.parents:
+                raise RankragError(f"the input {_option(iname)} {options[iname]} is inside the output "
+                                   f"{_option(name)} {options[name]}, which this command replaces: write the "
+                                   "output elsewhere")
+
+
+def no_repeats(values, option: str) -> list:
+    """``values`` of a repeatable option, each once: the same value twice is a one-line error (it
+    would add the same row twice, or one would silently replace the other)."""
+    values = list(values or [])
+    for i, v in enumerate(values):
+        if v in values[:i]:
+            raise RankragError(f"{option} {v} given twice: pass each once")
+    return values
+
+
+def repeated_option(command, args: list[str]) -> str | None:
+    """The first option of ``command`` (a click command) given twice in ``args`` that takes one
+    value (click would keep the last silently), as a one-line message; ``None`` when there is none."""
+    counts: dict[str, list[str]] = {}
+    single = {}
+    for param in command.params:
+        if (getattr(param, "multiple", False) or getattr(param, "count", False) or getattr(param, "is_flag", False)
+                or not getattr(param, "opts", None)):
+            continue
+        for opt in [*param.opts, *getattr(param, "secondary_opts", [])]:
+            single[opt] = param.opts[0]
+    for arg in args:
+        if arg == "--":
+            break
+        name = arg.split("=", 1)[0]
+        if name in single:
+            counts.setdefault(single[name], []).append(arg)
+    for opt, given in counts.items():
+        if len(given) > 1:
+            return f"{opt} given {len(given)} times: it takes one value (pass it once)"
+    return None
+
+
+def check_repeated_options(app, argv: list[str] | None) -> str | None:
+    """:func:`repeated_option` for the subcommand ``argv`` names (``None`` if it names none)."""
+    import typer.main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = getattr(typer.main.get_command(app), "commands", None)
+    if not args or not commands:
+        return None
+    command = commands.get(args[0])
+    return repeated_option(command, args[1:]) if command is not None else None
+
+
 def fail(line: str, code: int = 2):
     typer.secho(f"error: {line}", err=True, fg="red")
     raise typer.Exit(code)
@@ -80,6 +164,7 @@ def guard(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            check_paths(kwargs)
             return fn(*args, **kwargs)
         except Interrupted as e:
             typer.secho(interrupted_line(e), err=True, fg="yellow")
@@ -103,6 +188,10 @@ def usage_error_line(e) -> str:
 def run_app(app, argv: list[str] | None) -> int:
     """Run the Typer ``app`` as the ``rankrag-lite`` command; returns the exit code."""
     install_signal_handlers()
+    repeated = check_repeated_options(app, argv)
+    if repeated is not None:
+        typer.secho(f"error: {repeated}", err=True, fg="red")
+        return 2
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="rankrag-lite")
         return rv if isinstance(rv, int) else 0
