@@ -237,6 +237,17 @@ def output_lock(path: str | os.PathLike):
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+class OutputNotWritten(RankragError):
+    """Writing the output ``path`` failed for want of room (a full disk, a quota); nothing of it was
+    left and an earlier output there is kept. One line naming the output (the folder, for a file
+    written inside a folder being built)."""
+
+    def __init__(self, path, cause: str):
+        super().__init__(f"cannot write {path}: {cause}; nothing was written (an earlier output there "
+                         "is kept)")
+        self.path, self.cause = path, cause
+
+
 def lock_owner(path: str | os.PathLike) -> str | None:
     """The pid of another process that holds :func:`output_lock` on ``path`` now, else ``None``."""
     lock = _lock_path(Path(path))
@@ -296,8 +307,7 @@ def _write_beside(path: Path, mode: str):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if e.filename is None and e.errno in _WRITE_ERRNOS:  # writing this file failed (a full disk)
-            raise RankragError(f"cannot write {path}: {reason(e)}; nothing was written (an earlier "
-                               "output there is kept)") from None
+            raise OutputNotWritten(path, reason(e)) from None
         raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -350,10 +360,13 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True):
                 os.replace(tmp, path)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            if e.filename is None and e.errno in _WRITE_ERRNOS:
-                raise RankragError(f"cannot write {path}: {reason(e)}; nothing was written (an earlier "
-                                   "output there is kept)") from None
+            inside = e.filename is None or str(e.filename).startswith(str(tmp))
+            if inside and e.errno in _WRITE_ERRNOS:
+                raise OutputNotWritten(path, reason(e)) from None
             raise
+        except OutputNotWritten as e:  # a file of the folder: name the folder, the user's output
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OutputNotWritten(path, e.cause) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import guard, on_interrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
         method: str | None = typer.Option(None, "--method", help="lora (adapters; QLoRA with --load-in-4bit) or full (every weight; output in OUT/merged). Default: the recipe's finetune.method, else lora."),
     ) -> None:
         """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer."""
+        on_interrupt("To continue, run the same command with --resume: it goes on from the last "
+                     f"checkpoint (every save_steps steps) kept beside {out}.")
         from rankrag_lite.config import load_recipe
         from rankrag_lite.training.finetune import finetune
         from rankrag_lite.training.recipe import stage_config
