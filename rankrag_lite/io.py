@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -178,6 +179,19 @@ def _lock_path(path: Path) -> Path:
 _HELD: dict[str, list] = {}  # lock file -> [open file, depth]: a process may re-enter its own lock
 
 
+def _try_flock(f, kind: int, tries: int = 5) -> bool:
+    """``flock(f, kind)`` without waiting for an owner; a few short retries let a reader's brief
+    probe (:func:`lock_owner`) pass, so it is never taken for a running owner."""
+    for i in range(tries):
+        try:
+            fcntl.flock(f, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if i + 1 < tries:
+                time.sleep(0.02)
+    return False
+
+
 @contextlib.contextmanager
 def output_lock(path: str | os.PathLike):
     """Own the output ``path`` (file or folder) for the duration of the block.
@@ -202,9 +216,7 @@ def output_lock(path: str | os.PathLike):
             f = open(lock, "a+", encoding="utf-8")
         except OSError as e:
             raise RankragError(f"cannot write the output {path}: {e.strerror} ({lock.parent})") from None
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_flock(f, fcntl.LOCK_EX):
             f.seek(0)
             owner = f.read().strip() or "unknown"
             f.close()
@@ -257,12 +269,8 @@ def lock_owner(path: str | os.PathLike) -> str | None:
         f = open(lock, encoding="utf-8")
     except OSError:  # no lock file: nobody owns it
         return None
-    with f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when f closes
-        except BlockingIOError:
-            return f.read().strip() or "unknown"
-    return None
+    with f:  # a shared lock, released when f closes
+        return None if _try_flock(f, fcntl.LOCK_SH) else (f.read().strip() or "unknown")
 
 
 def check_not_being_written(path: str | os.PathLike, levels: int = 2) -> None:

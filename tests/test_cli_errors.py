@@ -133,6 +133,11 @@ def test_outputs_apart_from_inputs(tmp_path, corpus):
     one_line_error(cli("rerank", *m, "--input", data, "--out", data), "--out", "is also the input --input")
     one_line_error(cli("rerank", *m, "--input", data, "--out", tmp_path / "r.jsonl", "--run", tmp_path / "r.jsonl"),
                    "--out and --run are the same file")
+    trec = tmp_path / "bm25.trec"  # rerank's default --run (OUT with .trec) would replace a TREC input
+    trec.write_text("q1 Q0 d1 1 1.0 bm25\n")
+    one_line_error(cli("rerank", *m, "--input", trec, "--corpus", tmp_path / "corpus.jsonl", "--queries", data,
+                       "--out", tmp_path / "bm25.jsonl"), f"--run {trec} is also the input --input")
+    trec.unlink()
     one_line_error(cli("index", "--corpus", beir, "--out", beir / "idx"), "is inside the input folder --corpus")
     one_line_error(cli("evaluate", "--data", data, "--rankers", "given", "--out", tmp_path),
                    "is inside the output --out", "which this command replaces")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import check_paths, guard
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.ranking.fusion import parse_fuse
 
@@ -73,7 +73,9 @@ def rerank_cmd(
     from rankrag_lite.modeling.loading import check_max_length
 
     fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
-    with output_lock(out), output_lock(run or out.with_suffix(".trec")):
+    run = run or out.with_suffix(".trec")
+    check_paths({"input": input, "out": out, "run": run})  # the default --run too (a TREC input's name)
+    with output_lock(out), output_lock(run):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
         m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
         m = m.with_settings(max_length=check_max_length(m.model, max_length))
