@@ -8,6 +8,7 @@ full disk, ...), named by its path and cause. ``Ctrl-C`` / ``SIGTERM`` stop a co
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -44,9 +45,11 @@ def _raise_interrupted(signum, _frame) -> None:
 
 
 def install_signal_handlers() -> None:
-    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread (the CLI's entry point)."""
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread (the CLI's entry point; from
+    another thread, where Python cannot install handlers, the defaults stay)."""
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, _raise_interrupted)
+        signal.signal(signal.SIGTERM, _raise_interrupted)
 
 
 def interrupted_line(e: Interrupted) -> str:
