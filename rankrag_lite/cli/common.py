@@ -80,17 +80,18 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check_paths(options: dict) -> None:
+def check_paths(options: dict, outputs=OUTPUT_OPTIONS, may_hold_output=()) -> None:
     """A command's outputs apart from its inputs and from each other: an output that is an input,
-    lies inside an input folder (it would become part of the input) or holds an input (the command
-    replaces it) is refused before anything is read. ``options``: the command's parameters; the
-    :class:`~pathlib.Path` ones named in :data:`OUTPUT_OPTIONS` are outputs, the others inputs."""
+    lies inside an input folder (it would become part of the input; unless that input is named in
+    ``may_hold_output``) or holds an input (the command replaces it) is refused before anything is
+    read. ``options``: the command's parameters; the :class:`~pathlib.Path` ones named in ``outputs``
+    are outputs, the others inputs."""
     from pathlib import Path
 
     paths = {name: Path(os.path.abspath(Path(v).expanduser())) for name, v in options.items()
              if isinstance(v, Path)}
-    outs = {n: p for n, p in paths.items() if n in OUTPUT_OPTIONS}
-    ins = {n: p for n, p in paths.items() if n not in OUTPUT_OPTIONS}
+    outs = {n: p for n, p in paths.items() if n in outputs}
+    ins = {n: p for n, p in paths.items() if n not in outputs}
     seen: dict[Path, str] = {}
     for name, out in outs.items():
         if out in seen:
@@ -101,7 +102,7 @@ def check_paths(options: dict) -> None:
             if out == inp:
                 raise RankragError(f"{_option(name)} {options[name]} is also the input {_option(iname)}: write "
                                    "the output elsewhere (the input is read while the output is written)")
-            if inp.is_dir() and inp in out.parents:
+            if inp.is_dir() and inp in out.parents and iname not in may_hold_output:
                 raise RankragError(f"{_option(name)} {options[name]} is inside the input folder {_option(iname)} "
                                    f"{options[iname]}: write it elsewhere (it would become part of the input)")
             if out in inp.parents:
@@ -160,14 +161,21 @@ def fail(line: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def guard(fn):
+def guard(fn=None, *, may_hold_output: tuple[str, ...] = ()):
     """Turn :class:`RankragError`, an OS-level error and a non-UTF-8 file into ``error: ...`` on
-    stderr and exit 2; an interrupt into one line and exit 128 + the signal's number."""
+    stderr and exit 2; an interrupt into one line and exit 128 + the signal's number. Before the
+    command runs, its outputs are checked against its inputs (:func:`check_paths`).
+
+    ``@guard`` or ``@guard(may_hold_output=("adapter",))``: input folders an output may lie inside by
+    design (``merge RUN`` writes ``RUN/merged``)."""
+    if fn is None:
+        return functools.partial(guard, may_hold_output=may_hold_output)
+    outputs = _output_parameters(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            check_paths(kwargs)
+            check_paths(kwargs, outputs=outputs, may_hold_output=may_hold_output)
             return fn(*args, **kwargs)
         except Interrupted as e:
             typer.secho(interrupted_line(e), err=True, fg="yellow")
@@ -179,6 +187,17 @@ def guard(fn):
             fail(line)
 
     return wrapper
+
+
+def _output_parameters(fn) -> tuple[str, ...]:
+    """The parameters of command ``fn`` it writes: the options named in :data:`OUTPUT_OPTIONS` (a
+    positional argument, such as ``merge RUN``, is read)."""
+    import inspect
+
+    from typer.models import ArgumentInfo
+
+    return tuple(name for name, p in inspect.signature(fn).parameters.items()
+                 if name in OUTPUT_OPTIONS and not isinstance(p.default, ArgumentInfo))
 
 
 def usage_error_line(e) -> str:
