@@ -33,8 +33,10 @@ def tiny_recipe(tiny_model_path):
 
     def write(path: Path, *, seed: int = 3, stage1: dict | None = None, stage2: dict | None = None,
               **finetune) -> Path:
-        ft = {"backend": "hf", "model": tiny_model_path, "max_length": 192, "lora": {"r": 8, "alpha": 16},
-              **finetune}
+        # 192 tokens keep the runs short and cut many answers on purpose: the cut check is off here
+        # (tests/test_plan.py tests it)
+        ft = {"backend": "hf", "model": tiny_model_path, "max_length": 192, "max_cut_fraction": 1.0,
+              "lora": {"r": 8, "alpha": 16}, **finetune}
         for key, stage in (("stage1", stage1), ("stage2", stage2)):
             if stage is not None:
                 ft[key] = {**TINY_STAGE, **stage}

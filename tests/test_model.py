@@ -116,3 +116,20 @@ def test_with_settings_shares_the_weights(shipped_rankrag):
     with pytest.raises(TypeError):
         RankRAG.wrap("smollm2-135m")
 
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), "float16"), ((7, 0), "float16"), ((8, 0), "bfloat16"),
+                                                  ((8, 9), "bfloat16"), ((9, 0), "bfloat16")],
+                         ids=["T4", "V100", "A100", "L4", "H100"])
+def test_compute_dtype_follows_native_bf16_not_torchs_emulated_support(capability, expected, monkeypatch):
+    """torch.cuda.is_bf16_supported() says True on a T4 (emulated): the kit asks the capability."""
+    import torch
+
+    from rankrag_lite.modeling.loading import default_dtype
+
+    assert default_dtype("cuda", capability=capability) == getattr(torch, expected)
+    # the same through the device query every loader makes, with the capability injected there
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert default_dtype("cuda") == getattr(torch, expected)
+    assert default_dtype("cpu") == torch.float32

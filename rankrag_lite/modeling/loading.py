@@ -250,13 +250,26 @@ def adapter_base_name(adapter_dir: str | os.PathLike) -> str:
     return base
 
 
-def default_dtype(device: str | None = None):
+def native_bf16(capability: tuple[int, int] | None = None) -> bool:
+    """The GPU computes bf16 natively: compute capability 8.0 or above (A100, L4, H100). torch's
+    ``is_bf16_supported()`` also says True on a T4 or V100 (sm75 / sm70), where bf16 is emulated and
+    slow; those take fp16. ``capability`` defaults to the current CUDA device's."""
+    if capability is None:
+        import torch
+
+        capability = torch.cuda.get_device_capability()
+    return tuple(capability) >= (8, 0)
+
+
+def default_dtype(device: str | None = None, capability: tuple[int, int] | None = None):
+    """The compute dtype everywhere in the kit (scoring, generation, 4-bit compute, training): bf16 on a
+    GPU with native bf16, fp16 on older GPUs, fp32 on a CPU (bf16 is emulated there too)."""
     import torch
 
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if (capability is not None or torch.cuda.is_available()) else "cpu"
     if str(device).startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if native_bf16(capability) else torch.float16
     return torch.float32
 
 

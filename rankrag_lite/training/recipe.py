@@ -108,10 +108,17 @@ class StageConfig:
     adam_beta2: float = _key(0.999, "AdamW beta2 (the paper: 0.98)", trl="adam_beta2",
                              valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     max_grad_norm: float = _key(1.0, "gradient clipping norm", trl="max_grad_norm", valid=_NOT_NEGATIVE)
-    epochs: float = _key(1.0, "passes over the data (max_steps, when set, decides instead)",
+    epochs: float = _key(1.0, "passes over the data (max_steps or train_examples, when set, decides instead)",
                          trl="num_train_epochs", valid=_POSITIVE)
     max_steps: int = _key(-1, "optimizer steps to run (-1: as many as epochs take)", trl="max_steps",
                           option="--max-steps", valid=(lambda v: v == -1 or v >= 1, "-1 or >= 1"))
+    train_examples: int | None = _key(
+        None, "the training budget in examples (sequences) seen, the paper's unit (Stage 1: 128 x 1000, "
+        "Stage 2: 64 x 3300): steps = train_examples / examples per step, counted from the packed rows "
+        "before training (max_steps, when set, decides instead; null: epochs decide)", valid=_AT_LEAST_1)
+    max_cut_fraction: float = _key(
+        0.05, "refuse the run when max_length would cut more than this fraction of the examples below "
+        "their answer (checked before the model loads)", shared=True, valid=(lambda v: 0 <= v <= 1, "in [0, 1]"))
     max_examples: int | None = _key(None, "train on a seeded sample of at most this many examples "
                                     "(null: all)", valid=_AT_LEAST_1)
     packing: bool = _key(True, "pack examples best-fit-decreasing into padding-free rows of max_length "
