@@ -145,6 +145,13 @@ def test_outputs_apart_from_inputs(tmp_path, corpus):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["beir", "cands.jsonl", "corpus.jsonl"]
 
 
+def test_merge_writes_inside_its_run_folder_by_design(tmp_path):
+    run = tmp_path / "ft"
+    run.mkdir()
+    for args in (["merge", run, "--out", run / "merged"], ["merge", "--adapter", run, "--out", run / "merged"]):
+        one_line_error(cli(*args), f"{run} holds no LoRA adapter")  # not refused as "inside the input folder"
+
+
 def test_evaluate_refuses_the_same_model_or_run_twice(tmp_path):
     data = write_jsonl(tmp_path / "cands.jsonl", [cands()])
     run = tmp_path / "a.trec"

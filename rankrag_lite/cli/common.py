@@ -127,8 +127,8 @@ def repeated_option(command, args: list[str]) -> str | None:
     counts: dict[str, list[str]] = {}
     single = {}
     for param in command.params:
-        if (getattr(param, "multiple", False) or getattr(param, "count", False) or getattr(param, "is_flag", False)
-                or not getattr(param, "opts", None)):
+        if (getattr(param, "param_type_name", "") != "option" or getattr(param, "multiple", False)
+                or getattr(param, "count", False) or getattr(param, "is_flag", False)):
             continue
         for opt in [*param.opts, *getattr(param, "secondary_opts", [])]:
             single[opt] = param.opts[0]
