@@ -30,12 +30,10 @@ def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int
     items = load_qa(str(source), fmt=fmt, split=split, limit=limit)
     if not items:
         raise RankragError(f"{source}: no questions")
-    seen, out = set(), []
-    for it in items:
-        qid = it.qid if it.qid not in seen else f"{it.qid}-{len(out)}"
-        seen.add(qid)
-        out.append({"qid": qid, "question": it.question, "answers": list(it.answers)})
-    return out
+    from rankrag_lite.formats.fields import unique_ids
+
+    return [{"qid": it.qid, "question": it.question, "answers": list(it.answers)}
+            for it in unique_ids(items, str(source), key=lambda it: it.qid)]
 
 
 def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,19 @@ def shipped_rankrag():
     from rankrag_lite import RankRAG
 
     return RankRAG.from_pretrained("smollm2-135m-rankrag", device="cpu")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real tmpfs of 300 KB, for full-disk cases; skipped, with the reason, where mount fails."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+

@@ -84,6 +84,30 @@ def test_api_misuse_is_a_type_or_value_error(shipped_rankrag):
         RankRAG.from_pretrained("smollm2-135m-rankrag", dtype="float7")
 
 
+def test_the_library_refuses_what_the_cli_refuses(shipped_rankrag):
+    """An empty query / question / claim, and an answer or verdict without passages, are ValueErrors
+    (they returned scores, "Hamlet" and (True, 0.64) before issue 21); ranking no passages is []."""
+    m = shipped_rankrag
+    for query in ("", "   ", "\n\t"):
+        with pytest.raises(ValueError, match="query is empty"):
+            m.rank(query, DOCS)
+        with pytest.raises(ValueError, match="query is empty"):
+            m.score_passages(query, DOCS)
+        with pytest.raises(ValueError, match=r"pairs\[0\]\[0\] \(the query\) is empty"):
+            m.score([(query, DOCS[0])])
+        with pytest.raises(ValueError, match="question is empty"):
+            m.answer(query, DOCS)
+        with pytest.raises(ValueError, match="claim is empty"):
+            m.verify(query, DOCS)
+        with pytest.raises(ValueError, match="question is empty"):
+            m.rag(query, None)
+    with pytest.raises(ValueError, match="passages is empty: RankRAG answers from passages"):
+        m.answer(QUESTION, [])
+    with pytest.raises(ValueError, match="passages is empty"):
+        m.verify("Hamlet was written by William Shakespeare.", [])
+    assert m.rank(QUESTION, []) == []
+
+
 def test_with_settings_shares_the_weights(shipped_rankrag):
     assert shipped_rankrag.with_settings(batch_size=shipped_rankrag.batch_size) is shipped_rankrag
     other = shipped_rankrag.with_settings(score="true-vocab", batch_size=2)

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, ray_options
+from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, no_repeats,
+                                     ray_options)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,14 +69,16 @@ def evaluate_cmd(
         ks = [int(x) for x in _split_list(k)]
     except ValueError:
         raise RankragError(f"--k takes integers, got {k}") from None
+    no_repeats(model, "--model")
     runs = {}
-    for spec in run or []:
+    for spec in no_repeats(run, "--run"):
         if "=" not in spec:
-            p = Path(spec)
-            runs[p.stem] = spec
+            name, path = Path(spec).stem, spec
         else:
             name, path = spec.split("=", 1)
-            runs[name] = path
+        if name in runs or path in runs.values():
+            raise RankragError(f"--run {spec}: its name or file is already given by another --run")
+        runs[name] = path
     for name, path in runs.items():
         if not Path(path).exists():
             raise RankragError(f"run file not found: {path}")

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, ray_options
+from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, check_paths, guard,
+                                     ray_options)
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.ranking.fusion import parse_fuse
 
@@ -79,7 +80,9 @@ def rerank_cmd(
 
     fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
     on_ray = ray_options(ray, ray_actors, ray_gpus, ray_cpus)
-    with output_lock(out), output_lock(run or out.with_suffix(".trec")):
+    run = run or out.with_suffix(".trec")
+    check_paths({"input": input, "out": out, "run": run})  # the default --run too (a TREC input's name)
+    with output_lock(out), output_lock(run):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
         if on_ray is not None:
             from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec

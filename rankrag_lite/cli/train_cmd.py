@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import guard, on_interrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
                                      "checks, without loading the model or writing anything."),
     ) -> None:
         """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer (the plan is printed first)."""
+        on_interrupt("To continue, run the same command with --resume: it goes on from the last "
+                     f"checkpoint (every save_steps steps) kept beside {out}.")
         from rankrag_lite.config import load_recipe
         from rankrag_lite.training.finetune import finetune
         from rankrag_lite.training.recipe import stage_config
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(describe_keys(), nl=False)
 
     @app.command("merge")
-    @guard
+    @guard(may_hold_output=("run", "adapter"))  # merge RUN writes RUN/merged
     def merge_cmd(
         run: Path | None = typer.Argument(None, help="A finetune output folder: merges RUN/adapter into "
                                           "RUN/merged (redoes a merge that failed after training)."),

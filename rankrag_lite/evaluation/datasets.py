@@ -112,11 +112,10 @@ def _existing_qrels(qrels: str) -> str:
 
 
 def _check_unique_qids(items: list[EvalItem], where: str) -> None:
-    seen = set()
-    for it in items:
-        if it.qid in seen:
-            raise RankragError(f"{where}: duplicate question id {it.qid!r}")
-        seen.add(it.qid)
+    from rankrag_lite.formats.fields import unique_ids
+
+    for _ in unique_ids(items, where, key=lambda it: it.qid):
+        pass
 
 
 def _bm25_first_stage(qa: list[tuple[str, str, list[str]]], docs: list[dict], depth: int,

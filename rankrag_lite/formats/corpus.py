@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.fields import unique_ids
 from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text
 
 DOC_ID_KEYS = ("_id", "id", "docid")
@@ -134,11 +135,7 @@ def read_queries(path: str | os.PathLike) -> list[tuple[str, str]]:
     pairs = list(_tsv_queries(path) if is_tsv(path) else _jsonl_queries(path))
     if not pairs:
         raise RankragError(f"{path}: no queries")
-    seen: set[str] = set()
-    for qid, question in pairs:
-        if qid in seen:
-            raise RankragError(f"{path}: duplicate query id {qid!r}")
-        seen.add(qid)
+    for qid, question in unique_ids(pairs, str(path), key=lambda pair: pair[0], what="query id"):
         if not question.strip():
             raise RankragError(f"{path}: query {qid!r} has no text")
     return pairs

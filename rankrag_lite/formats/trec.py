@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.fields import unique_ids
 from rankrag_lite.io import iter_jsonl_lines, open_text, read_json
 
 #: what ``rankrag-lite rerank --input-format`` takes (``auto``: see :func:`rankrag_lite.formats.sniff.sniff_candidates`)
@@ -264,8 +265,9 @@ def iter_candidates(path: str | os.PathLike, fmt: str = "auto", *, corpus=None, 
     else:
         raw = ((None, r) for r in _trec_records(path, corpus, queries))
     n = 0
-    for i, (lineno, rec) in enumerate(raw):
-        yield normalize_record(rec, str(path), i, top_k, line=lineno)
+    records = (normalize_record(rec, str(path), i, top_k, line=lineno) for i, (lineno, rec) in enumerate(raw))
+    for rec in unique_ids(records, str(path)):
+        yield rec
         n += 1
     if n == 0:
         raise RankragError(f"{path}: no records")

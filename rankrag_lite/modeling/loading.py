@@ -117,6 +117,9 @@ def resolve_model(name: str | os.PathLike) -> str:
     if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
         path = finetune_output_model(path) or path
     if path.exists():
+        from rankrag_lite.io import check_not_being_written
+
+        check_not_being_written(path)  # a folder a running finetune is writing
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
             raise RankragError(f"{path} is not a model folder (no config.json or adapter_config.json)")
         if (path / "adapter_config.json").exists():
@@ -144,10 +147,22 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 def check_adapter_folder(path: str | os.PathLike) -> None:
-    """A LoRA adapter folder needs its weights beside ``adapter_config.json``."""
+    """A LoRA adapter folder needs its weights beside ``adapter_config.json``, a JSON object."""
     path = Path(path)
     if not any((path / w).exists() for w in ADAPTER_WEIGHTS):
         raise RankragError(f"{path}: adapter_config.json but no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})")
+    adapter_config(path)
+
+
+def adapter_config(adapter_dir: str | os.PathLike) -> dict:
+    """``adapter_config.json`` of a LoRA adapter folder; not JSON (or not an object) is one line naming it."""
+    from rankrag_lite.io import read_json
+
+    cfg_path = Path(adapter_dir) / "adapter_config.json"
+    cfg = read_json(cfg_path)
+    if not isinstance(cfg, dict):
+        raise RankragError(f"{cfg_path}: not a LoRA adapter config (a JSON object)")
+    return cfg
 
 
 def hub_offline() -> bool:
@@ -228,9 +243,7 @@ def check_max_length(model_or_config, max_length: int, option: str = "--max-leng
 
 def adapter_base_name(adapter_dir: str | os.PathLike) -> str:
     """``base_model_name_or_path`` of a LoRA adapter folder."""
-    import json
-
-    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    cfg = adapter_config(adapter_dir)
     base = cfg.get("base_model_name_or_path")
     if not base:
         raise RankragError(f"{adapter_dir}: adapter_config.json names no base model")

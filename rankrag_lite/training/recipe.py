@@ -215,10 +215,39 @@ def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
             and "num_decay_steps" not in cfg.scheduler_kwargs):
         raise RankragError(f"{origin.get('scheduler', 'scheduler')}: warmup_stable_decay needs decay_ratio "
                            "(the fraction of the steps in the final decay) or scheduler_kwargs.num_decay_steps")
+    _check_scheduler_kwargs(cfg, origin.get("scheduler_kwargs", "scheduler_kwargs"))
     if cfg.method == "full" and cfg.snapshot_adapters:
         raise RankragError(f"{origin['snapshot_adapters']} keeps LoRA adapters; a full fine-tuning run has "
                            "none (set it to false)")
     return cfg
+
+
+#: what the Trainer passes a schedule itself (a recipe giving one would fail inside it)
+_SCHEDULER_SET_BY_TRAINER = {"optimizer", "num_warmup_steps", "num_training_steps"}
+
+
+def _check_scheduler_kwargs(cfg: StageConfig, where: str) -> None:
+    """Each key of ``scheduler_kwargs`` is an argument of the schedule's function: checked with the
+    recipe, not by a TypeError once the model has loaded (transformers is imported only when the
+    recipe gives some)."""
+    if not cfg.scheduler_kwargs:
+        return
+    import inspect
+
+    from transformers.optimization import TYPE_TO_SCHEDULER_FUNCTION
+    from transformers.trainer_utils import SchedulerType
+
+    try:
+        fn = TYPE_TO_SCHEDULER_FUNCTION[SchedulerType(cfg.scheduler)]
+    except (ValueError, KeyError):  # an unknown schedule: finetune's own check names it
+        return
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n in params if n not in _SCHEDULER_SET_BY_TRAINER]
+    unknown = sorted(set(cfg.scheduler_kwargs) - set(takes), key=str)
+    if unknown:
+        raise RankragError(f"{where}: the {cfg.scheduler} schedule takes no {unknown}; its arguments: {takes}")
 
 
 def _check_ranges(obj, where) -> None:
