@@ -31,10 +31,9 @@ from pathlib import Path
 
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
+from rankrag_lite.modeling.exported import KIND, METADATA_FILE
 
 FORMATS = ("sentence-transformers",)
-METADATA_FILE = "rankrag_export.json"
-KIND = "rankrag-lite export"
 #: files copied from the source model (and the adapter's finetune output) when present
 CARRIED_FILES = ("recipe.yaml", "train_summary.json", "metrics.json")
 LICENCE_PREFIXES = ("LICENSE", "LICENCE", "NOTICE", "USE_POLICY", "COPYING")
@@ -137,29 +136,6 @@ def check_template(tokenizer, template: str) -> None:
             if text != kit or list(ids) != encode(tokenizer, kit):
                 raise RankragError(f"the generated chat template renders the pair {(query, document)!r} "
                                    "differently from the kit's prompt; cannot export this model's prompt")
-
-
-# -- the kit loading an exported folder ----------------------------------------------------------
-def read_metadata(folder: str | os.PathLike) -> dict | None:
-    """``rankrag_export.json`` of an exported folder, ``None`` for any other folder."""
-    path = Path(folder) / METADATA_FILE
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise RankragError(f"{path}: bad JSON ({e})") from None
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise RankragError(f"{path}: not a rankrag-lite export file (no 'kind': '{KIND}')")
-    return data
-
-
-def restore_source_template(tokenizer, folder: str | os.PathLike) -> None:
-    """In an exported folder the tokenizer's chat template is the pair template; give the kit back the
-    model's own (or none, for the plain ChatQA format), so it renders prompts as training did."""
-    meta = read_metadata(folder)
-    if meta is not None:
-        tokenizer.chat_template = meta.get("source_chat_template")
 
 
 # -- export ------------------------------------------------------------------------------------

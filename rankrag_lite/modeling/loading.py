@@ -282,7 +282,7 @@ def load_tokenizer(name: str | os.PathLike):
     except OSError as e:
         raise RankragError(f"cannot load tokenizer for {name!r}: {str(e).splitlines()[0]}") from e
     _align_eos(tok, path)
-    from rankrag_lite.export import restore_source_template
+    from rankrag_lite.modeling.exported import restore_source_template
 
     restore_source_template(tok, path)  # an exported folder: the model's own template, not the pair one
     if tok.pad_token is None:
