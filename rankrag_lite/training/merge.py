@@ -388,8 +388,8 @@ def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
     tok = load_tokenizer(str(_tokenizer_source(adapter, base)))
     with atomic_dir(out) as tmp:
         if pairs is not None:
-            log(f"merge: {len(pairs)} LoRA weights into {base} ({len(set(shards.values()))} shards, "
-                f"{str(dtype).removeprefix('torch.')}), one shard at a time")
+            log(f"merge: folding {len(pairs)} LoRA weights of {adapter} into a copy of {base} -> {out} "
+                f"({len(set(shards.values()))} shards, {str(dtype).removeprefix('torch.')}), one weight at a time")
             _stream_merge(folder, shards, pairs, tmp, dtype)
         else:
             from rankrag_lite.progress import warn

@@ -97,7 +97,8 @@ class StageConfig:
     scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
                           "SchedulerType)", trl="lr_scheduler_type")
     scheduler_kwargs: dict[str, Any] = _key(
-        help="the schedule's own arguments (transformers' lr_scheduler_kwargs), e.g. {min_lr_ratio: 0.1}",
+        help="the schedule's own arguments (transformers' lr_scheduler_kwargs, checked against the schedule), e.g. "
+        "{num_decay_steps: 60} for warmup_stable_decay",
         factory=dict, trl="lr_scheduler_kwargs")
     decay_ratio: float = _key(0.0, "warmup_stable_decay: the fraction of the run's steps in the final decay "
                               "(its num_decay_steps, counted once the steps are known: a run cut by "
