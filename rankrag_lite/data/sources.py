@@ -65,89 +65,12 @@ from rankrag_lite.data.schemas import ChatItem, QAItem, RankingItem
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats import (CHAT_FORMATS, CORPUS_FORMATS, FORMATS, QA_FORMATS, RANKING_FORMATS, READERS,
                                   Records, reader, sniff_record)
+from rankrag_lite.formats import hub
 from rankrag_lite.formats.sniff import sniff_path
 
-_LOCAL_EXTS = (".json", ".jsonl", ".tsv", ".txt", ".csv", ".gz")
-
-
 # --------------------------------------------------------------------------------------------------
-# reading raw records (local files or hub)
+# reading raw records (local files or hub: rankrag_lite.formats.hub)
 # --------------------------------------------------------------------------------------------------
-
-
-def is_local(source: str) -> bool:
-    """A source is a local path if it exists or looks like a file name (known extension, ./, /)."""
-    s = str(source)
-    if os.path.exists(s):
-        return True
-    return s.startswith((".", "/", "~")) or s.lower().endswith(_LOCAL_EXTS) or os.sep + os.sep in s
-
-
-#: environment variable naming a folder that mirrors hub dataset repositories (``{folder}/{owner}/{name}``,
-#: with the repository's own files and README configs): a hub name found there is loaded from it, through
-#: the same ``datasets.load_dataset`` call (offline mirrors; the tests' hub layouts).
-HUB_MIRROR_ENV = "RANKRAG_LITE_HUB_MIRROR"
-
-
-def hub_location(name: str) -> str:
-    """What ``datasets.load_dataset`` gets for a hub name: the name, or its folder in the mirror."""
-    mirror = os.environ.get(HUB_MIRROR_ENV)
-    if mirror:
-        local = Path(os.path.expanduser(mirror)) / name
-        if local.is_dir():
-            return str(local)
-    return name
-
-
-def _hub_label(name: str, config: str | None, split: str | None, data_files) -> str:
-    extra = f" ({config})" if config else ""
-    if data_files:
-        extra += f" files {data_files if isinstance(data_files, str) else list(data_files)!r}"
-    return f"hub dataset {name!r}{extra} split {split or 'train'!r}"
-
-
-def hub_rows(name: str, split: str | None = None, config: str | None = None, data_files=None,
-             streaming: bool = False) -> Iterable[dict]:
-    """Rows of a hub dataset as plain dicts: ``datasets.load_dataset(name, config, split=...,
-    data_files=..., streaming=...)``. ``streaming`` yields rows lazily (the first rows of a large split
-    without downloading all of it: MS MARCO train is 1.7 GB); otherwise the split is loaded whole."""
-    try:
-        import datasets
-    except ImportError as e:  # pragma: no cover
-        raise RankragError("loading a hub dataset needs the 'datasets' package") from e
-    label = _hub_label(name, config, split, data_files)
-
-    def fail(e: Exception):
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return RankragError(f"cannot load {label}: {msg}")
-
-    kwargs = {"split": split or "train", "streaming": streaming}
-    if data_files:
-        kwargs["data_files"] = data_files
-    try:
-        ds = datasets.load_dataset(hub_location(name), config, **kwargs)
-    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line, the cause chained)
-        raise fail(e) from e
-    if not streaming:
-        return [dict(r) for r in ds]
-
-    def lazy():
-        it = iter(ds)
-        while True:
-            try:
-                row = next(it)
-            except StopIteration:
-                return
-            except Exception as e:  # noqa: BLE001  (a broken file or connection mid-stream)
-                raise fail(e) from e
-            yield dict(row)
-
-    return lazy()
-
-
-def hub_records(name: str, split: str | None = None, config: str | None = None, data_files=None) -> list[dict]:
-    """All rows of a hub dataset split as plain dicts (:func:`hub_rows` without streaming)."""
-    return list(hub_rows(name, split=split, config=config, data_files=data_files))
 
 
 def _open(source: str, fmt: str | None, split: str | None, config: str | None = None, data_files=None,
@@ -158,7 +81,7 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     if fmt is not None and fmt not in FORMATS:
         raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(FORMATS)}")
     source = str(source)
-    if is_local(source):
+    if hub.is_local(source):
         path = Path(os.path.expanduser(source))
         if not path.exists():
             raise RankragError(f"file not found: {path}")
@@ -173,15 +96,15 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     # hub
     if fmt == "beir":
         return Records(source, "beir", None, split=split, config=config, hub=True)
-    records = hub_rows(source, split=split, config=config, data_files=data_files, streaming=stream)
+    records = hub.hub_rows(source, split=split, config=config, data_files=data_files, streaming=stream)
     if fmt is None:
         it = iter(records)
         first = next(it, None)
         fmt = sniff_record(first) if first is not None else None
         if fmt is None:
             if first is None:
-                raise RankragError(f"{_hub_label(source, config, split, data_files)}: no rows")
-            raise RankragError(f"{_hub_label(source, config, split, data_files)}: cannot tell the format of "
+                raise RankragError(f"{hub.hub_label(source, config, split, data_files)}: no rows")
+            raise RankragError(f"{hub.hub_label(source, config, split, data_files)}: cannot tell the format of "
                                f"its rows (fields {sorted(first)[:8]}); pass a format")
         records = itertools.chain([first], it)
     return Records(source, fmt, records, split=split, config=config, hub=True)
@@ -269,6 +192,5 @@ def load_questions(source: str, fmt: str | None = None, split: str | None = None
 
 __all__ = [
     "FORMATS", "QA_FORMATS", "RANKING_FORMATS", "CHAT_FORMATS", "CORPUS_FORMATS", "load_qa", "load_ranking",
-    "load_chat", "load_corpus", "load_questions", "hub_records", "hub_rows", "hub_location", "HUB_MIRROR_ENV",
-    "sniff_record", "is_local",
+    "load_chat", "load_corpus", "load_questions", "sniff_record",
 ]
