@@ -78,10 +78,40 @@ def title_sentences_docs(data: dict) -> list[dict]:
     return [{"id": k, "title": k, "text": "".join(v)} for k, v in data.items()]
 
 
+def normalize_docs(docs: Iterable[dict]) -> list[dict]:
+    """Validate documents into ``{id, title, text}`` (string) dicts; ``_id`` is accepted for ``id``.
+
+    A document without an id or without text, a duplicate id, or an empty corpus is a
+    :class:`RankragError`.
+    """
+    out: list[dict] = []
+    seen: set[str] = set()
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict):
+            raise RankragError(f"document {i + 1}: expected an object with id, title, text")
+        pid = d.get("id", d.get("_id"))
+        if pid is None or str(pid).strip() == "":
+            raise RankragError(f"document {i + 1}: no id")
+        pid = str(pid)
+        text = d.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise RankragError(f"document {pid!r}: no text")
+        title = d.get("title") or ""
+        if not isinstance(title, str):
+            raise RankragError(f"document {pid!r}: title is not a string")
+        if pid in seen:
+            raise RankragError(f"duplicate document id {pid!r}")
+        seen.add(pid)
+        out.append({"id": pid, "title": title, "text": text})
+    if not out:
+        raise RankragError("empty corpus: no documents to index")
+    return out
+
+
 def read_corpus(path: str | os.PathLike, progress: bool = False) -> list[dict]:
     """Documents of a JSONL corpus as ``{id, title, text}`` for indexing; an empty or malformed
     corpus (no id, no text, a duplicate id) is an error."""
-    from rankrag_lite.retrieval.base import maybe_track, normalize_docs
+    from rankrag_lite.progress import maybe_track
 
     path = Path(path)
     if not path.is_file():
