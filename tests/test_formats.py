@@ -11,7 +11,8 @@ import pytest
 from rankrag_lite import formats as F
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats import beir, sniff, trec
-from rankrag_lite.formats.corpus import iter_corpus_file, read_queries
+from rankrag_lite.formats.candidates import iter_candidates
+from rankrag_lite.formats.corpus import is_tsv, iter_corpus_file, read_queries
 from rankrag_lite.formats.fields import Records
 
 FIX = Path(__file__).parent / "fixtures"
@@ -104,8 +105,8 @@ def test_candidate_input_sniffer_and_queries_layout(tmp_path):
         sniff.sniff_candidates(tmp_path / "run.trec")
     with pytest.raises(RankragError, match="unknown input format 'csv'"):
         sniff.sniff_candidates(tmp_path / "c.jsonl", "csv")
-    assert sniff.is_tsv(D / "ranking/msmarco_dl19/topics.tsv")
-    assert not sniff.is_tsv(FIX / "retrieval_scifact/queries.jsonl")
+    assert is_tsv(D / "ranking/msmarco_dl19/topics.tsv")
+    assert not is_tsv(FIX / "retrieval_scifact/queries.jsonl")
     assert sniff.is_candidates_file(tmp_path / "r.jsonl.gz") and not sniff.is_candidates_file(tmp_path / "r.trec")
     assert read_queries(D / "ranking/msmarco_dl19/topics.tsv")[0] == ("156493", "do goldfish grow")
     assert read_queries(FIX / "retrieval_scifact/queries.jsonl")[0][0] == "1"
@@ -176,7 +177,7 @@ def test_one_bad_input_error_per_family(tmp_path):
     _one_line(e, f"{run}:2: expected 'qid Q0 pid rank score tag'")
     cand = _write(tmp_path / "cand.jsonl", json.dumps({"qid": "7", "question": "q", "passages": [{"pid": "a"}]}))
     with pytest.raises(RankragError) as e:
-        list(trec.iter_candidates(cand))
+        list(iter_candidates(cand))
     _one_line(e, f"{cand}:1: record (qid 7): passage 1 has no 'text'")
 
     odd = _write(tmp_path / "odd.jsonl", '{"foo": 1}\n')
@@ -191,6 +192,6 @@ def test_a_run_and_its_candidates_agree_on_query_ids():
 
     run = D / "ranking/msmarco_dl19/bm25_top100.json"
     qids = [it.qid for it in S.load_qa(str(run))]
-    assert qids == [r["qid"] for r in trec.iter_candidates(run)] == ["264014", "104861"]
+    assert qids == [r["qid"] for r in iter_candidates(run)] == ["264014", "104861"]
     judged = S.load_ranking(str(run), qrels=str(INF / "dl19_qrels.txt"))
     assert {it.qid for it in judged} <= set(qids)

@@ -159,7 +159,8 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
 
 
 def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> EvalSet:
-    from rankrag_lite.formats.trec import iter_candidates, read_qrels
+    from rankrag_lite.formats.candidates import iter_candidates
+    from rankrag_lite.formats.trec import read_qrels
 
     name = path.name
     notes: list[str] = []

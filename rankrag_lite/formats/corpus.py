@@ -5,7 +5,7 @@
   :func:`iter_corpus_file`; :func:`read_corpus` reads one whole for BM25 indexing (strict: ids, text,
   no duplicates); HotpotQA's ``{title: [sentences]}`` corpus JSON (:func:`title_sentences_docs`).
 - queries ``qid<TAB>query`` (TREC topics) or JSONL ``{qid|id|_id|query_id, question|query|text}``
-  -> ``(qid, question)`` pairs (:func:`read_queries`; which of the two: :func:`~rankrag_lite.formats.sniff.is_tsv`).
+  -> ``(qid, question)`` pairs (:func:`read_queries`; which of the two: :func:`is_tsv`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,33 @@ def tsv_rows(path: str | os.PathLike, quoted: bool = False) -> Iterator[tuple[in
         for row in reader:
             if any(cell.strip() for cell in row):
                 yield reader.line_num, row
+
+
+def base_name(path: Path) -> str:
+    """The lower-cased file name without a ``.gz`` suffix (what the format is told by)."""
+    return path.name.lower().removesuffix(".gz")
+
+
+def first_line(path: Path) -> str:
+    """The first non-blank line of a text file, stripped (``""``: none)."""
+    with open_text(path) as f:
+        for line in f:
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def is_tsv(path: str | os.PathLike) -> bool:
+    """A queries file is ``qid<TAB>query`` by name (``.tsv``/``.txt``), JSON by name (``.jsonl``/``.json``),
+    else by its first non-blank line (not ``{``: TSV)."""
+    path = Path(path)
+    base = base_name(path)
+    if base.endswith((".tsv", ".txt")):
+        return True
+    if base.endswith((".jsonl", ".json")):
+        return False
+    first = first_line(path)
+    return bool(first) and not first.startswith("{")
 
 
 # --- corpus ---------------------------------------------------------------------------------------
@@ -156,8 +183,6 @@ def _jsonl_queries(path: Path) -> Iterator[tuple[str, str]]:
 def read_queries(path: str | os.PathLike) -> list[tuple[str, str]]:
     """``(qid, question)`` pairs from a JSONL or TSV file, in file order; no queries, a duplicate id
     or an empty question is an error."""
-    from rankrag_lite.formats.sniff import is_tsv
-
     path = Path(path)
     if not path.is_file():
         raise RankragError(f"queries file not found: {path}")

@@ -12,15 +12,16 @@ Inputs (``fmt``; ``auto`` tells them apart by extension and by ``corpus``):
   (it must be grouped by query, as TREC runs are); only the passages it names are kept from the corpus.
 
 The readers and writers live in :mod:`rankrag_lite.formats.trec` (qrels, runs and candidate lists in
-one module) and the input sniffer in :mod:`rankrag_lite.formats.sniff`; this module is their home
-for the ranking stage's callers.
+one module), the input sniffer in :mod:`rankrag_lite.formats.sniff` and the reader of any input
+format in :mod:`rankrag_lite.formats.candidates`; this module is their home for the ranking stage's
+callers.
 """
 
 from __future__ import annotations
 
 from rankrag_lite.formats.sniff import sniff_candidates as detect_format
-from rankrag_lite.formats.trec import (INPUT_FORMATS, iter_candidates, normalize_record, read_qrels, read_trec_run,
-                                       trec_line)
+from rankrag_lite.formats.candidates import iter_candidates
+from rankrag_lite.formats.trec import INPUT_FORMATS, normalize_record, read_qrels, read_trec_run, trec_line
 
 __all__ = ["INPUT_FORMATS", "detect_format", "iter_candidates", "normalize_record", "read_qrels", "read_trec_run",
            "trec_line"]
