@@ -195,3 +195,44 @@ def test_a_run_and_its_candidates_agree_on_query_ids():
     assert qids == [r["qid"] for r in iter_candidates(run)] == ["264014", "104861"]
     judged = S.load_ranking(str(run), qrels=str(INF / "dl19_qrels.txt"))
     assert {it.qid for it in judged} <= set(qids)
+
+
+# ---- one vocabulary of format names ------------------------------------------------------------
+
+
+def test_docs_formats_md_is_the_generated_table():
+    """docs/formats.md is written from the registry; regenerate it when a format changes."""
+    from rankrag_lite.formats.registry import formats_doc
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "formats.md"
+    assert doc.read_text(encoding="utf-8") == formats_doc(), (
+        "docs/formats.md is stale: python -c \"from rankrag_lite.formats.registry import formats_doc; "
+        "print(formats_doc(), end='')\" > docs/formats.md")
+    for name in F.FORMATS:  # every name has its row
+        assert f"| `{name}` |" in doc.read_text(encoding="utf-8")
+
+
+def test_every_stage_takes_its_names_from_the_registry():
+    from rankrag_lite.evaluation.datasets import EVAL_FORMATS
+    from rankrag_lite.formats.sniff import INPUT_FORMATS
+
+    assert set(INPUT_FORMATS) == {"auto", "candidates", "rankllm", "trec"}
+    assert set(EVAL_FORMATS) == {"auto", "passages", "hotpotqa", "musique", "trec-dl", "beir", "qa", "candidates",
+                                 "ctxs"}
+    assert F.SOURCE_FORMATS == tuple(F.READERS) and set(F.SOURCE_FORMATS) < set(F.FORMATS)
+    # one rank_llm JSON, two names: each stage takes both and spells it its own way
+    assert F.stage_format("rerank", "trec-dl") == F.stage_format("sources", "trec-dl") == "rankllm"
+    assert F.stage_format("evaluate", "rankllm") == "trec-dl"
+    assert sniff.sniff_candidates(INF / "dl19_bm25_top20.json", "trec-dl") == "rankllm"
+    assert F.stage_format("rerank", "nope") == "nope"
+
+
+def test_a_rank_llm_file_reads_the_same_by_either_name():
+    from rankrag_lite.data.sources import load_qa
+    from rankrag_lite.evaluation.datasets import load_eval_set
+
+    dl19 = INF / "dl19_bm25_top20.json"
+    assert [i.question for i in load_qa(str(dl19), "trec-dl")] == [i.question for i in load_qa(str(dl19), "rankllm")]
+    qrels = str(INF / "dl19_qrels.txt")
+    a, b = load_eval_set(dl19, "trec-dl", qrels=qrels, limit=1), load_eval_set(dl19, "rankllm", qrels=qrels, limit=1)
+    assert a.fmt == b.fmt == "trec-dl" and [i.passages for i in a.items] == [i.passages for i in b.items]

@@ -159,3 +159,14 @@ def test_find_cycles_reports_a_cycle_and_only_cycles():
 def test_the_package_has_no_import_cycle():
     lines = tangles(import_graph())
     assert not lines, "import cycles:\n" + "\n".join("  " + line for line in lines)
+
+
+def test_the_formats_floor_reaches_no_stage_above_it():
+    """``formats`` is the bottom floor: it may use ``data.schemas``, ``errors``, ``io``, ``progress``,
+    but not the loaders, retrieval or any stage that reads through it."""
+    graph = import_graph()
+    above = ("rankrag_lite.data.sources", "rankrag_lite.data.blend", "rankrag_lite.retrieval",
+             "rankrag_lite.ranking", "rankrag_lite.evaluation", "rankrag_lite.cli", "rankrag_lite.model")
+    bad = sorted((m, t) for m in graph if m.startswith("rankrag_lite.formats")
+                 for t in graph[m] if t.startswith(above))
+    assert not bad, bad

@@ -12,39 +12,9 @@ Public API (every later stage calls these):
 otherwise a hub dataset name, read through ``datasets.load_dataset(name, config, split=split)``.
 Hub records and local records go through the same record converters.
 
-Formats (``fmt``; sniffed from the extension and the first record when not given):
-
-==================  =============================================================================
-``nq-open``         JSONL ``{question, answer[]}`` (also ``answers``; WebQuestions hub rows)
-``ctxs``            NQ-oracle / DPR retriever JSONL ``{question, answers, ctxs[{title, text,
-                    hasanswer, isgold}]}``; a passage is gold when ``isgold`` (else ``hasanswer``)
-``squad``           SQuAD JSON ``{data[{title, paragraphs[{context, qas[...]}]}]}`` or flat hub rows
-                    ``{id, title, context, question, answers{text[]}}``; the context is gold
-``dpr-tsv``         ``question<TAB>python-list-of-answers`` (csv + ``ast.literal_eval``); a file
-                    named ``.tsv`` whose lines are JSON is read as ``nq-open`` instead
-``topics``          TREC topics ``qid<TAB>query`` (questions only, no answers)
-``hotpotqa``        HotpotQA original JSON / distractor JSONL (``context`` + ``supporting_facts``,
-                    list or hub column layout); also 2WikiMultihopQA in its original layout
-``musique``         MuSiQue ``{paragraphs[{title, paragraph_text, is_supporting}], answer,
-                    answer_aliases}``
-``passages``        normalised multi-hop JSONL ``{question, answers, passages[{title, text, is_gold}]}``
-                    (the 2Wiki distractor file)
-``chatqa``          ChatQA training rows ``{messages, document, answers}`` (context-rich QA)
-``beir``            BEIR folder: ``corpus.jsonl(.gz)``, ``queries.jsonl`` or ``queries_{split}.jsonl``,
-                    qrels ``qrels/{split}.tsv`` or ``{split}.tsv``
-``qpn``             ``{query, pos[], neg[]}`` JSONL (MS MARCO / FlagEmbedding style)
-``msmarco``         hub ``microsoft/ms_marco`` rows ``{query, passages{is_selected[], passage_text[]}}``
-``rankllm``         rank_llm retrieve results ``[{query, hits[{content, qid, docid}]}]``: queries only, or,
-                    with TREC ``qrels`` (:func:`load_ranking`), ranking items: hits judged at least
-                    ``min_grade`` are positives, hits judged 0 negatives, unjudged hits unused
-``climate-fever``   ``{claim, evidences[{evidence, article, evidence_label}]}``: evidence labelled
-                    SUPPORTS or REFUTES is relevant (positive), NOT_ENOUGH_INFO is not (negative).
-                    The claim's own label (incl. DISPUTED) is not used: relevance, not truth
-``chat``            ``{messages[{role, content}]}`` JSONL
-``dolly``           ``{instruction, context, response}`` (databricks-dolly-15k)
-``corpus``          ``{_id|id, title, text}`` JSONL, a list of ``{title, text}``, or HotpotQA's
-                    ``{title: [sentences]}`` corpus JSON
-==================  =============================================================================
+Formats (``fmt``; sniffed from the extension and the first record when not given): the source formats
+of :data:`rankrag_lite.formats.registry.FORMATS`, listed with what each holds in ``docs/formats.md``
+(generated from the registry; any of a format's names is accepted, e.g. ``trec-dl`` for ``rankllm``).
 
 Each format is read in one place, its family's module in :mod:`rankrag_lite.formats` (the registry
 there says which formats hold QA, ranking, chat and corpus records); this module opens the source
@@ -64,7 +34,7 @@ from pathlib import Path
 from rankrag_lite.data.schemas import ChatItem, QAItem, RankingItem
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats import (CHAT_FORMATS, CORPUS_FORMATS, FORMATS, QA_FORMATS, RANKING_FORMATS, READERS,
-                                  Records, reader, sniff_record)
+                                  SOURCE_FORMATS, Records, reader, sniff_record, stage_format)
 from rankrag_lite.formats import hub
 from rankrag_lite.formats.sniff import sniff_path
 
@@ -78,8 +48,9 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     """Raw records of a source and their format (given, or sniffed by :mod:`rankrag_lite.formats.sniff`).
     For a hub source, ``data_files`` goes to ``load_dataset`` and ``stream`` reads rows lazily (a loader
     with a limit stops reading once it has enough)."""
-    if fmt is not None and fmt not in FORMATS:
-        raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(FORMATS)}")
+    fmt = stage_format("sources", fmt) if fmt is not None else None
+    if fmt is not None and fmt not in SOURCE_FORMATS:
+        raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(SOURCE_FORMATS)}")
     source = str(source)
     if hub.is_local(source):
         path = Path(os.path.expanduser(source))
@@ -191,6 +162,6 @@ def load_questions(source: str, fmt: str | None = None, split: str | None = None
     raise RankragError(f"{raw.where}: format {raw.fmt!r} holds no questions")
 
 __all__ = [
-    "FORMATS", "QA_FORMATS", "RANKING_FORMATS", "CHAT_FORMATS", "CORPUS_FORMATS", "load_qa", "load_ranking",
+    "FORMATS", "SOURCE_FORMATS", "QA_FORMATS", "RANKING_FORMATS", "CHAT_FORMATS", "CORPUS_FORMATS", "load_qa", "load_ranking",
     "load_chat", "load_corpus", "load_questions", "sniff_record",
 ]

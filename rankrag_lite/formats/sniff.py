@@ -18,9 +18,13 @@ from pathlib import Path
 
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats.corpus import base_name, first_line, title_sentences_docs, tsv_rows
-from rankrag_lite.formats.registry import FORMATS, sniff_record
-from rankrag_lite.formats.trec import INPUT_FORMATS, PID_KEYS
+from rankrag_lite.formats.registry import SOURCE_FORMATS, sniff_record, stage_format, stage_formats
+from rankrag_lite.formats.trec import PID_KEYS
 from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text, read_json
+
+
+#: what ``rankrag-lite rerank`` / ``answer`` ``--input-format`` take (the registry's ``rerank`` formats)
+INPUT_FORMATS = ("auto",) + stage_formats("rerank")
 
 
 def read_local(path: Path) -> tuple[str | None, list[dict] | dict]:
@@ -65,7 +69,7 @@ def sniff_path(path: Path, fmt: str | None = None) -> tuple[str, list[dict] | di
             if not records:
                 raise RankragError(f"{path}: no records")
             raise RankragError(f"{path}: cannot tell the format from the fields {sorted(records[0])[:8]}; "
-                               f"pass a format (one of {list(FORMATS)})")
+                               f"pass a format (one of {list(SOURCE_FORMATS)})")
     return fmt, records
 
 
@@ -122,6 +126,7 @@ def check_candidates_file(path: Path) -> None:
 def sniff_candidates(path: str | os.PathLike, fmt: str = "auto", corpus=None) -> str:
     """The ``rerank`` input format: ``fmt`` unless ``auto``; with a ``corpus`` a TREC run; by name
     ``.json`` rank_llm, else candidates JSONL (a run-like name without a corpus is an error)."""
+    fmt = stage_format("rerank", fmt)
     if fmt not in INPUT_FORMATS:
         raise RankragError(f"unknown input format {fmt!r}; choose one of {list(INPUT_FORMATS)}")
     if fmt != "auto":

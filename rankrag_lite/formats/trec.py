@@ -27,8 +27,6 @@ from pathlib import Path
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import iter_jsonl_lines, open_text, read_json
 
-#: what ``rankrag-lite rerank --input-format`` takes (``auto``: see :func:`rankrag_lite.formats.sniff.sniff_candidates`)
-INPUT_FORMATS = ("auto", "candidates", "rankllm", "trec")
 TEXT_KEYS = ("text", "content", "contents")
 PID_KEYS = ("pid", "id", "docid", "_id")
 _QRELS_HEADER = ("query-id", "query_id", "qid")
