@@ -55,13 +55,13 @@ def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passag
     for chunk in _chunks(records, chunk_passages):
         if fusion is not None:  # before any scoring: a record without first-stage scores is an error
             first = [first_stage_scores(rec["passages"], f"{where} query {rec['qid']}") for rec in chunk]
-        seqs, where = [], []
+        seqs, slots = [], []  # slots: (record, passage) of each sequence
         for r, rec in enumerate(chunk):
             for j, p in enumerate(rec["passages"]):
                 seqs.append(scorer.encode_pair(rec["question"], p))
-                where.append((r, j))
+                slots.append((r, j))
         scores = scorer.score_encoded(seqs, on_batch=on_batch)
-        for (r, j), s in zip(where, scores):
+        for (r, j), s in zip(slots, scores):
             chunk[r]["passages"][j]["rerank_score"] = s
             chunk[r]["passages"][j]["first_stage_rank"] = j + 1
         for r, rec in enumerate(chunk):
