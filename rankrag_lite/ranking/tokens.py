@@ -6,32 +6,19 @@ assistant turn starts on a new line ("...<|im_start|>assistant\\n" then "True"),
 plain ChatQA format ends with "Assistant:" and the answer follows after a space (" True").
 :func:`answer_token_ids` finds out by rendering the prompt with and without the answer and
 tokenising both.
+
+Prompts are rendered and tokenised in one home, :mod:`rankrag_lite.modeling.chat` (``render`` for a
+conversation, ``prompt_text`` for a prompt ending where the reply starts, ``encode``), exactly as
+training does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankrag_lite import prompts
-from rankrag_lite.modeling import chat
 from rankrag_lite.errors import RankragError
-
-
-def has_chat_template(tokenizer) -> bool:
-    return chat.has_template(tokenizer)
-
-
-def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
-    """Messages -> the prompt string, exactly as training renders them: one home,
-    :func:`rankrag_lite.modeling.chat.render` (chat template, or ChatQA plain text with BOS as text)."""
-    return chat.render(tokenizer, messages, add_generation_prompt=add_generation_prompt)
-
-
-def encode(tokenizer, text: str) -> list[int]:
-    """Token ids of a rendered prompt, as training tokenises it (:func:`rankrag_lite.modeling.chat.encode`:
-    the rendered text already holds its special tokens, BOS included, so none are added)."""
-    return chat.encode(tokenizer, text)
+from rankrag_lite.modeling.chat import encode, render
 
 
 @dataclass(frozen=True)
