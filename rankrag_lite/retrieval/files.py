@@ -6,27 +6,28 @@
   input of ``rankrag-lite rerank``), plus an optional TREC run (``qid Q0 pid rank score tag``).
 
 The file formats are read and written in :mod:`rankrag_lite.formats` (corpus and queries files in
-``formats.corpus``, candidate lists and runs in ``formats.trec``); this module searches and writes.
+``formats.corpus``, candidate lists and runs in ``formats.trec``; ``read_corpus`` / ``read_queries`` /
+``candidates_record`` / ``trec_lines`` are re-exported here for the ``index`` / ``retrieve`` commands);
+this module searches and writes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import NamedTuple
 
 from rankrag_lite.formats.corpus import read_corpus, read_queries
 from rankrag_lite.formats.trec import candidates_record, trec_lines
 from rankrag_lite.io import atomic_write, dumps
+from rankrag_lite.progress import maybe_track
 from rankrag_lite.retrieval.base import BM25Index, check_k
 
 
 class Retrieved(NamedTuple):
     queries: int  # queries searched (= records written)
     no_hits: list[str]  # ids of the queries that found no passage (written with ``passages: []``)
-
-    def __int__(self) -> int:
-        return self.queries
 
 
 def retrieve_to_files(
@@ -47,12 +48,9 @@ def retrieve_to_files(
     check_k(k)
     tag = f"bm25-{index.backend}"
     batches = [queries[i : i + batch_size] for i in range(0, len(queries), batch_size)]
-    if progress:
-        from rankrag_lite.progress import track
-
-        batches = track(batches, "Retrieving", total=len(batches))
+    batches = maybe_track(batches, "Retrieving", progress, total=len(batches))
     no_hits: list[str] = []
-    with atomic_write(out) as f_out, (atomic_write(run) if run else _null()) as f_run:
+    with atomic_write(out) as f_out, (atomic_write(run) if run else nullcontext()) as f_run:
         for batch in batches:
             results = index.search([q for _, q in batch], k=k)
             for (qid, question), hits in zip(batch, results):
@@ -62,14 +60,6 @@ def retrieve_to_files(
                 if f_run is not None:
                     f_run.writelines(trec_lines(qid, hits, tag))
     return Retrieved(len(queries), no_hits)
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 __all__ = ["Retrieved", "candidates_record", "read_corpus", "read_queries", "retrieve_to_files", "trec_lines"]
