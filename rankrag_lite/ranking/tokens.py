@@ -1,4 +1,4 @@
-"""Prompt rendering and detection of the "True" / "False" answer tokens.
+"""Detection of the "True" / "False" answer tokens (where the answer starts after the prompt).
 
 The ranking score reads the model's next-token distribution right after the generation prompt,
 so the token ids must be those the model emits *there*: with SmolLM2's chat template the
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
-from rankrag_lite.modeling.chat import encode, render
+from rankrag_lite.modeling import chat
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class AnswerTokens:
 def _continuation(tokenizer, word: str) -> tuple[str, str]:
     """(prompt, the text the template puts between the prompt and ``word``)."""
     msgs = prompts.context_ranking("q", "p")
-    prompt = render(tokenizer, msgs, add_generation_prompt=True)
-    full = render(tokenizer, msgs + [{"role": "assistant", "content": word}], add_generation_prompt=False)
+    prompt = chat.render(tokenizer, msgs, add_generation_prompt=True)
+    full = chat.render(tokenizer, msgs + [{"role": "assistant", "content": word}], add_generation_prompt=False)
     if not full.startswith(prompt) or word not in full[len(prompt):]:
         # Templates that rewrite earlier turns: fall back to "no separator".
         return prompt, ""
@@ -49,11 +49,11 @@ def answer_token_ids(tokenizer) -> AnswerTokens:
     lead = ""
     for word in (prompts.TRUE, prompts.FALSE):
         prompt, lead = _continuation(tokenizer, word)
-        base = encode(tokenizer, prompt)
-        with_word = encode(tokenizer, prompt + lead + word)
+        base = chat.encode(tokenizer, prompt)
+        with_word = chat.encode(tokenizer, prompt + lead + word)
         extra = with_word[len(base):]
         if with_word[: len(base)] != base or len(extra) != 1:
-            pieces = tokenizer.convert_ids_to_tokens(encode(tokenizer, lead + word) if lead else
+            pieces = tokenizer.convert_ids_to_tokens(chat.encode(tokenizer, lead + word) if lead else
                                                      tokenizer(word, add_special_tokens=False)["input_ids"])
             raise RankragError(
                 f"the tokenizer does not encode {lead + word!r} as one token after the prompt "
