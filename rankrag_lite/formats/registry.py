@@ -194,11 +194,11 @@ _FORMATS = [
            "``{title: [sentences]}`` corpus JSON", _S),
     Format("candidates", "JSONL ``{qid, question, passages[{pid, title, text, score}]}`` best first (what "
            "``retrieve`` writes; ``id``/``query``/``ctxs``/``content`` accepted); ``evaluate`` keeps the given "
-           "order, with optional ``qrels``", _R + _E),
+           "order and reads ``is_gold`` / ``answers`` where present, with optional ``qrels``", _R + _E),
     Format("trec", "a TREC run ``qid Q0 pid rank score tag`` with ``--corpus`` (JSONL or BEIR folder) and "
            "``--queries`` (TSV or JSONL)", _R),
     Format("qa", "questions with answers (anything ``load_qa`` reads) + a ``corpus``: BM25 gives the candidates; "
-           "gold = a passage contains an answer", _E),
+           "gold = a passage contains an answer (DPR ``has_answer``: Recall@k is answer recall)", _E),
 ]
 assert [f.name for f in _FORMATS if "sources" in f.stages] == list(READERS)
 
