@@ -78,7 +78,7 @@ def ranking_chat_template(tokenizer) -> str:
     The document's whitespace runs collapse to one space, as :func:`prompts.format_passage_body`
     does. Message content may be a string or a list of ``{"type": "text", "text": ...}`` parts.
     """
-    from rankrag_lite.ranking.tokens import render
+    from rankrag_lite.modeling.chat import render
 
     rendered = render(tokenizer, prompts.ranking_prompt(_QUERY_MARK, _DOC_MARK), add_generation_prompt=True)
     if prompts.format_passage_body(_DOC_MARK) != _DOC_MARK:  # pragma: no cover - a marker is one word
@@ -124,7 +124,7 @@ def pair_messages(query: str, document: str) -> list[dict]:
 
 def check_template(tokenizer, template: str) -> None:
     """The template renders the probe pairs to the kit's text and token ids, or a one-line error."""
-    from rankrag_lite.ranking.tokens import encode, render
+    from rankrag_lite.modeling.chat import encode, render
 
     for query, document in _PROBES:
         kit = render(tokenizer, prompts.ranking_prompt(query, document), add_generation_prompt=True)
@@ -323,7 +323,7 @@ def _licence_note(resolved: Path, adapter: Path | None, base: Path | None) -> st
 
 # -- the model card ----------------------------------------------------------------------------
 def _prompt_example(tok) -> str:
-    from rankrag_lite.ranking.tokens import render
+    from rankrag_lite.modeling.chat import render
 
     text = render(tok, prompts.ranking_prompt(_QUERY_MARK, _DOC_MARK), add_generation_prompt=True)
     return text.replace(_QUERY_MARK, "{query}").replace(_DOC_MARK, "{document}")

@@ -23,7 +23,8 @@ def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int
                    split: str | None = None) -> list[dict]:
     """``[{qid, question, answers}]`` from any QA source ``load_qa`` reads (TSV topics included; a hub
     dataset from its ``split``, default train)."""
-    from rankrag_lite.data.sources import is_local, load_qa
+    from rankrag_lite.data.sources import load_qa
+    from rankrag_lite.formats.hub import is_local
 
     if split is not None and is_local(str(source)):
         raise RankragError(f"--split is for a hub dataset of questions, not the file {source}")

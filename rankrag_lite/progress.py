@@ -142,6 +142,11 @@ def track(iterable: Iterable[T], description: str, total: int | None = None) -> 
             p.advance(task)
 
 
+def maybe_track(items, description: str, progress: bool, total: int | None = None):
+    """``track`` when ``progress`` is on, else the items as they are."""
+    return track(items, description, total=total) if progress else items
+
+
 def log(message: str) -> None:
     if not quiet():
         console.print(message)

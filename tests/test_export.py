@@ -189,7 +189,7 @@ def test_template_is_generated_from_the_prompt_module(name):
     from transformers import AutoTokenizer
 
     from rankrag_lite.export import check_template, pair_messages, ranking_chat_template
-    from rankrag_lite.ranking.tokens import encode, render
+    from rankrag_lite.modeling.chat import encode, render
 
     tok = AutoTokenizer.from_pretrained(LLAMA3_TOKENIZERS / name)
     template = ranking_chat_template(tok)

@@ -17,6 +17,7 @@ from rankrag_lite import prompts
 from rankrag_lite.config import load_recipe
 from rankrag_lite.data import sources as S
 from rankrag_lite.data.blend import check_blend, parse_blend
+from rankrag_lite.formats.hub import HUB_MIRROR_ENV, hub_rows
 
 from hub_mirror import CHATQA, DOCS, _jsonl, _readme, build_dataset_mirror
 
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def mirror(tmp_path, monkeypatch):
     root = build_dataset_mirror(tmp_path / "mirror")
-    monkeypatch.setenv(S.HUB_MIRROR_ENV, str(root))
+    monkeypatch.setenv(HUB_MIRROR_ENV, str(root))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     return root
 
@@ -66,7 +67,7 @@ def test_ms_marco_limit_counts_only_selected_and_streams(mirror):
     items = S.load_ranking("microsoft/ms_marco", "msmarco", split="train", config="v2.1", limit=1)
     assert [it.query for it in items] == ["eiffel tower height"]  # the query without a selected passage is skipped
     assert items[0].positives[0].text == DOCS[0] and items[0].negatives[0].text == DOCS[1]
-    rows = S.hub_rows("microsoft/ms_marco", split="train", config="v2.1", streaming=True)
+    rows = hub_rows("microsoft/ms_marco", split="train", config="v2.1", streaming=True)
     assert not isinstance(rows, list)  # lazy: a limit stops reading the split
     assert len(S.load_ranking("microsoft/ms_marco", "msmarco", split="train", config="v2.1")) == 2
 

@@ -188,7 +188,8 @@ def rank_from_file(es: EvalSet, path: str | os.PathLike, name: str | None = None
     """A ranking from a TREC run or a reranked JSONL; candidates it does not list go last, in the
     given order. A question of the set missing from the file is an error."""
     from rankrag_lite.formats.sniff import is_candidates_file
-    from rankrag_lite.formats.trec import iter_candidates, read_trec_run
+    from rankrag_lite.formats.candidates import iter_candidates
+    from rankrag_lite.formats.trec import read_trec_run
 
     path = Path(path)
     if not path.exists():

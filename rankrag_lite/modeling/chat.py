@@ -49,7 +49,9 @@ def encode(tokenizer, text: str) -> list[int]:
 
 
 def prompt_text(tokenizer, messages: Sequence[dict]) -> str:
-    """A prompt ending where the assistant's reply starts (used for scoring / generation)."""
+    """A prompt ending where the assistant's reply starts (a trailing assistant turn is dropped): what
+    the scorer, the answerer and the scripts render (the one prompt renderer; :func:`render` with its
+    ``add_generation_prompt=False`` default renders whole conversations for training)."""
     msgs = list(messages)
     if msgs and msgs[-1]["role"] == "assistant":
         msgs = msgs[:-1]

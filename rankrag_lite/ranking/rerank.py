@@ -58,13 +58,13 @@ def rerank_records(scorer: PTrueScorer | None, records: Iterable[dict], *, chunk
     for n, chunk in enumerate(_chunks(records, chunk_passages)):
         if fusion is not None:  # before any scoring: a record without first-stage scores is an error
             first = [first_stage_scores(rec["passages"], f"{where} query {rec['qid']}") for rec in chunk]
-        where = [(r, j) for r, rec in enumerate(chunk) for j in range(len(rec["passages"]))]
+        slots = [(r, j) for r, rec in enumerate(chunk) for j in range(len(rec["passages"]))]  # (record, passage)
         if chunk_scores is not None:
             scores = chunk_scores(n)
         else:
-            seqs = [scorer.encode_pair(chunk[r]["question"], chunk[r]["passages"][j]) for r, j in where]
+            seqs = [scorer.encode_pair(chunk[r]["question"], chunk[r]["passages"][j]) for r, j in slots]
             scores = scorer.score_encoded(seqs, on_batch=on_batch)
-        for (r, j), s in zip(where, scores):
+        for (r, j), s in zip(slots, scores):
             chunk[r]["passages"][j]["rerank_score"] = s
             chunk[r]["passages"][j]["first_stage_rank"] = j + 1
         for r, rec in enumerate(chunk):

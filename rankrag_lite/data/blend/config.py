@@ -126,9 +126,9 @@ def parse_blend(recipe: dict) -> BlendConfig:
     if not total > 0:
         raise RankragError(f"blend.mix: weights sum to {total}; they must sum to a positive number")
     for name, s in cfg.sources.items():
-        if s.format is not None and s.format not in S.FORMATS:
+        if s.format is not None and s.format not in S.SOURCE_FORMATS:
             raise RankragError(f"blend.sources.{name}.format: unknown format {s.format!r}; "
-                               f"choose one of {list(S.FORMATS)}")
+                               f"choose one of {list(S.SOURCE_FORMATS)}")
         if s.qa_instruction is not None and s.qa_instruction not in prompts.DATASET_INSTRUCTIONS:
             raise RankragError(f"blend.sources.{name}.qa_instruction: unknown {s.qa_instruction!r}; "
                                f"choose one of {sorted(prompts.DATASET_INSTRUCTIONS)}")
