@@ -21,6 +21,7 @@ token, 404 unknown model or path, 413 a limit, 422 a malformed body; 5xx only if
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 import uuid
@@ -216,6 +217,7 @@ def create_app(rankrag, *, name: str, limits: Limits | None = None, api_key: str
 
     @app.exception_handler(Exception)
     async def _crash(request, exc: Exception):
+        logging.getLogger("rankrag_lite.serving").error("internal error on %s", request.url.path, exc_info=exc)
         return JSONResponse(error_body(500, f"internal error: {type(exc).__name__}", "server_error"), 500)
 
     async def rerank(body: RerankRequest) -> RerankResponse:
@@ -241,10 +243,12 @@ def create_app(rankrag, *, name: str, limits: Limits | None = None, api_key: str
             order = [i for i in order if scores[i] >= min_score]
         order = order[:body.top_n or None]
         with_docs = body.return_documents is not False
-        results = [RerankResult(index=i, relevance_score=scores[i],
-                                document=(ResultDocument(text=texts[i], title=getattr(body.documents[i], "title", None))
-                                          if with_docs else None))
-                   for i in order]
+        results = []
+        for i in order:
+            doc = body.documents[i]
+            results.append(RerankResult(index=i, relevance_score=scores[i], document=(
+                (ResultDocument(text=doc) if isinstance(doc, str) else ResultDocument(text=doc.text, title=doc.title))
+                if with_docs else None)))
         return RerankResponse(
             id=f"rerank-{uuid.uuid4().hex}", model=name, results=results,
             meta=Meta(api_version=ApiVersion(version="2"), billed_units=BilledUnits(search_units=1),
