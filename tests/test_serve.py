@@ -217,7 +217,7 @@ def test_schemathesis_fuzz_from_openapi(plain_server):
     for mode, n in ((GenerationMode.POSITIVE, 150), (GenerationMode.NEGATIVE, 150)):
         given(case=schema.as_strategy(generation_mode=mode))(
             settings(max_examples=n, deadline=None, database=None, derandomize=True,
-                     suppress_health_check=list(HealthCheck))(run))()
+                     suppress_health_check=list(HealthCheck))(lambda case: run(case)))()
     assert seen["requests"] >= 200 and seen["errors"] > 0, seen
 
 
