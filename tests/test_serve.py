@@ -6,7 +6,7 @@
 - a plain model folder (a tiny random Llama, what ``save_pretrained`` / the kit's merge write, with
   no calibration): the limits and malformed bodies give 4xx JSON errors, and schemathesis fuzzes the
   server from its own OpenAPI schema (no 5xx, every error JSON);
-- the real SmolLM2 folder: SIGTERM lets a request in flight finish, then the process exits 0;
+- SIGTERM lets a request in flight finish, then the process exits 0 (the shipped server, last);
 - ``benchmarks/serve_load.py`` at a short setting reports no errors.
 """
 
@@ -222,34 +222,30 @@ def test_schemathesis_fuzz_from_openapi(plain_server):
 
 
 @pytest.mark.slow
-def test_sigterm_drains_the_request_in_flight(tiny_model_path):
-    """The real SmolLM2 folder (a plain model folder) with --api-key: a request of 12 passages is in
-    flight when SIGTERM lands; it completes with all its results, then the process exits 0."""
-    docs = [f"Passage {i}: " + " ".join(["the history of the city and its river"] * 8) for i in range(12)]
-    server = ServeProcess(tiny_model_path, "--api-key", KEY, "--batch-size", "2").start()
-    try:
-        out = {}
+def test_sigterm_drains_the_request_in_flight(shipped_server):
+    """Runs after the other tests of ``shipped_server`` (it ends that server): a request of 8 passages is
+    in flight when SIGTERM lands; it completes with all its results, then the process exits 0."""
+    docs = [f"Passage {i}: " + " ".join(["the history of the city and its river"] * 4) for i in range(8)]
+    out = {}
 
-        def call():
-            out["r"] = httpx.post(server.url + "/v2/rerank", headers={"Authorization": f"Bearer {KEY}"},
-                                  json={"query": "Which river?", "documents": docs}, timeout=300)
+    def call():
+        out["r"] = httpx.post(shipped_server.url + "/v2/rerank", headers={"Authorization": f"Bearer {KEY}"},
+                              json={"query": "Which river?", "documents": docs}, timeout=300)
 
-        t = threading.Thread(target=call)
-        t.start()
-        for _ in range(400):  # bounded: 40 s
-            if httpx.get(server.url + "/health").json()["in_flight"] >= 1:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the request never showed in flight")
-        server.proc.send_signal(signal.SIGTERM)
-        assert server.proc.wait(300) == 0, server.log_tail()
-        t.join(60)
-        assert out["r"].status_code == 200 and len(out["r"].json()["results"]) == 12
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(server.url + "/health")
-    finally:
-        server.kill()
+    t = threading.Thread(target=call)
+    t.start()
+    for _ in range(600):  # bounded: 60 s
+        if httpx.get(shipped_server.url + "/health").json()["in_flight"] >= 1:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the request never showed in flight")
+    shipped_server.proc.send_signal(signal.SIGTERM)
+    assert shipped_server.proc.wait(300) == 0, shipped_server.log_tail()
+    t.join(60)
+    assert out["r"].status_code == 200 and len(out["r"].json()["results"]) == 8
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(shipped_server.url + "/health")
 
 
 def test_serve_cli_errors(tmp_path):
