@@ -62,7 +62,7 @@ class ServeProcess:
         self.kill()
         raise RuntimeError(f"rankrag-lite serve did not answer /health in {self.startup_timeout:.0f} s:\n{self.log_tail()}")
 
-    def terminate(self, timeout: float = 60.0) -> int:
+    def terminate(self, timeout: float = 300.0) -> int:
         """SIGTERM, then the exit status (the server drains its requests first)."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
