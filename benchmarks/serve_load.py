@@ -37,10 +37,10 @@ def requests_from_fixture(docs: int, max_chars: int) -> list[dict]:
     return out
 
 
-async def _client(url: str, bodies: list[dict], start: int, stop_at: float, stats: dict) -> None:
+async def _client(url: str, bodies: list[dict], start: int, stop_at: float, stats: dict, timeout: float) -> None:
     import httpx
 
-    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1)) as client:
+    async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=1)) as client:
         i = start
         while time.perf_counter() < stop_at:
             body = bodies[i % len(bodies)]
@@ -49,7 +49,10 @@ async def _client(url: str, bodies: list[dict], start: int, stop_at: float, stat
             try:
                 r = await client.post(url, json=body)
                 ok = r.status_code == 200 and len(r.json()["results"]) == len(body["documents"])
-            except Exception:  # a refused / reset connection is an error of the run, not of this script
+            except httpx.TimeoutException:
+                stats["timeouts"] += 1
+                ok = False
+            except httpx.TransportError:  # a refused / reset connection is an error of the run
                 ok = False
             dt = time.perf_counter() - t0
             if ok:
@@ -59,14 +62,15 @@ async def _client(url: str, bodies: list[dict], start: int, stop_at: float, stat
                 stats["errors"] += 1
 
 
-async def load(url: str, bodies: list[dict], clients: int, duration: float) -> dict:
-    stats = {"latencies": [], "passages": 0, "errors": 0}
+async def load(url: str, bodies: list[dict], clients: int, duration: float, timeout: float = 600.0) -> dict:
+    stats = {"latencies": [], "passages": 0, "errors": 0, "timeouts": 0}
     t0 = time.perf_counter()
-    await asyncio.gather(*(_client(url, bodies, k, t0 + duration, stats) for k in range(clients)))
+    await asyncio.gather(*(_client(url, bodies, k, t0 + duration, stats, timeout) for k in range(clients)))
     wall = time.perf_counter() - t0
     lat = sorted(stats["latencies"])
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
     return {"clients": clients, "seconds": wall, "requests": len(lat), "errors": stats["errors"],
+            "timeouts": stats["timeouts"],
             "requests_per_s": len(lat) / wall, "passages_per_s": stats["passages"] / wall,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan")}
 
@@ -95,6 +99,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16, help="Prompts per forward pass (server and in-process).")
     ap.add_argument("--max-batch", type=int, default=64, help="The server's --max-batch.")
     ap.add_argument("--max-wait-ms", type=float, default=5.0, help="The server's --max-wait-ms.")
+    ap.add_argument("--timeout", type=float, default=600.0, help="A client's timeout per request (counted as an error).")
     ap.add_argument("--json", type=Path, default=None, help="Write the results here as JSON.")
     args = ap.parse_args()
     if not (args.clients >= 1 and 0 < args.duration <= 600 and args.docs >= 1):
@@ -107,7 +112,7 @@ def main() -> None:
                           "--max-wait-ms", str(args.max_wait_ms))
     with server:
         asyncio.run(load(server.url + "/v1/rerank", bodies[:1], 1, 0.01))  # warm-up request
-        served = asyncio.run(load(server.url + "/v1/rerank", bodies, args.clients, args.duration))
+        served = asyncio.run(load(server.url + "/v1/rerank", bodies, args.clients, args.duration, args.timeout))
         health = json.loads(__import__("urllib.request").request.urlopen(server.url + "/health").read())
         served["batches"] = health["batches"]
         served["passages_per_batch"] = health["passages"] / max(1, health["batches"])
@@ -117,7 +122,7 @@ def main() -> None:
           f"batch size {args.batch_size}, server --max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms}")
     print(f"server     {served['clients']} clients {served['seconds']:.1f} s: {served['requests_per_s']:.2f} req/s, "
           f"{served['passages_per_s']:.1f} passages/s, p50 {served['p50_ms']:.0f} ms, p99 {served['p99_ms']:.0f} ms, "
-          f"{served['errors']} errors, {served['passages_per_batch']:.1f} passages per scoring call")
+          f"{served['errors']} errors ({served['timeouts']} timeouts), {served['passages_per_batch']:.1f} passages per scoring call")
     print(f"in-process {local['seconds']:.1f} s: {local['passages_per_s']:.1f} passages/s")
     print(f"server / in-process passages/s: {ratio:.2f}x in-process")
     if args.json:
