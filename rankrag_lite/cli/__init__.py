@@ -22,9 +22,10 @@ app = typer.Typer(
 
 def _register() -> None:
     from rankrag_lite.cli import (blend_cmd, calibrate_cmd, eval_cmd, export_cmd, infer_cmd, label_cmd,
-                                  retrieval_cmd, train_cmd)
+                                  retrieval_cmd, serve_cmd, train_cmd)
 
-    for mod in (blend_cmd, label_cmd, retrieval_cmd, train_cmd, infer_cmd, eval_cmd, calibrate_cmd, export_cmd):
+    for mod in (blend_cmd, label_cmd, retrieval_cmd, train_cmd, infer_cmd, eval_cmd, calibrate_cmd, export_cmd,
+                serve_cmd):
         mod.register(app)
 
 
