@@ -260,7 +260,7 @@ def test_label_cli_bad_input(blend, tmp_path, fixtures):
     odd.write_text('{"query": "q"}\n')
     one_error(_label("--judge", "minilm", "--input", odd, "--out", out), "odd.jsonl:1", "neither a blend row")
     one_error(_label("--judge", "minilm", "--judge", "minilm", "--input", blend, "--out", out), "given twice")
-    one_error(_label("--judge", "minilm", "--input", blend, "--out", blend / "blend.jsonl"), "is the input")
+    one_error(_label("--judge", "minilm", "--input", blend, "--out", blend / "blend.jsonl"), "is inside the input folder --input")
     one_error(_label("--judge", tmp_path / "no-model", "--input", blend, "--out", out), "unknown model")
     assert not out.exists() and not list(tmp_path.glob(".x.jsonl*"))
     res = _label("--help")

@@ -69,7 +69,7 @@ def test_questions_from_a_hub_dataset_split(tmp_path, monkeypatch):
     """``rag --questions NAME --split S``: a hub dataset's questions (here from the hub-layout mirror)."""
     from hub_mirror import SQUAD_VALIDATION, build_dataset_mirror
 
-    from rankrag_lite.data.sources import HUB_MIRROR_ENV
+    from rankrag_lite.formats.hub import HUB_MIRROR_ENV
     from rankrag_lite.errors import RankragError
     from rankrag_lite.pipeline import read_questions
 

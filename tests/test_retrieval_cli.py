@@ -182,7 +182,7 @@ def test_index_a_hub_datasets_passages(tmp_path, monkeypatch):
     deduplicated (SQuAD's questions share paragraphs), are indexed; ``--split`` is refused for a file."""
     from hub_mirror import SQUAD_VALIDATION, build_dataset_mirror
 
-    from rankrag_lite.data.sources import HUB_MIRROR_ENV
+    from rankrag_lite.formats.hub import HUB_MIRROR_ENV
 
     monkeypatch.setenv(HUB_MIRROR_ENV, str(build_dataset_mirror(tmp_path / "mirror")))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))

@@ -85,11 +85,12 @@ def check_paths(options: dict, outputs=OUTPUT_OPTIONS, may_hold_output=()) -> No
     lies inside an input folder (it would become part of the input; unless that input is named in
     ``may_hold_output``) or holds an input (the command replaces it) is refused before anything is
     read. ``options``: the command's parameters; the :class:`~pathlib.Path` ones named in ``outputs``
-    are outputs, the others inputs."""
+    are outputs, the others inputs (and so is a text option naming an existing path: ``--corpus`` takes
+    a file or a hub dataset name)."""
     from pathlib import Path
 
     paths = {name: Path(os.path.abspath(Path(v).expanduser())) for name, v in options.items()
-             if isinstance(v, Path)}
+             if isinstance(v, Path) or (isinstance(v, str) and name not in outputs and v and os.path.exists(v))}
     outs = {n: p for n, p in paths.items() if n in outputs}
     ins = {n: p for n, p in paths.items() if n not in outputs}
     seen: dict[Path, str] = {}
