@@ -7,7 +7,8 @@ import pytest
 
 from rankrag_lite.config import load_recipe
 from rankrag_lite.errors import RankragError
-from rankrag_lite.training.gpu_profile import PROFILES, GpuIdentity, choose_profile, profile_recipe
+from rankrag_lite.training.gpu_profile import (PROFILES, GpuIdentity, choose_profile, parse_nvidia_smi,
+                                               profile_recipe)
 from rankrag_lite.training.recipe import stage_config
 
 # names, memory and capability as torch.cuda reports them on each card
@@ -55,3 +56,10 @@ def test_profile_recipe_keeps_the_effective_batch(recipe, tmp_path):
         assert b.max_length == 2048 and b.batch_size == min(1, a.batch_size)
         assert b.batch_size * b.grad_accum == a.batch_size * a.grad_accum
         assert (b.lr, b.max_steps, b.model) == (a.lr, a.max_steps, a.model)  # nothing else moves
+
+
+def test_nvidia_smi_line_parses_into_the_identity_the_profile_reads():
+    # nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv,noheader,nounits on a Colab T4
+    g = parse_nvidia_smi("Tesla T4, 15360, 7.5")
+    assert g == GpuIdentity("Tesla T4", 15.0, (7, 5)) and choose_profile(g).name == "T4"
+    assert choose_profile(parse_nvidia_smi("NVIDIA H100 80GB HBM3, 81559, 9.0")).name == "H100"

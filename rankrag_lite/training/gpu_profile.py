@@ -49,8 +49,27 @@ PROFILES = {
 MIN_MEMORY_GIB = 14.0
 
 
+NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=name,memory.total,compute_cap", "--format=csv,noheader,nounits"]
+
+
+def parse_nvidia_smi(line: str) -> GpuIdentity:
+    """One line of :data:`NVIDIA_SMI_QUERY`'s output (``Tesla T4, 15360, 7.5``: MiB, major.minor)."""
+    name, mib, cap = (x.strip() for x in line.rsplit(",", 2))
+    major, minor = cap.split(".")
+    return GpuIdentity(name, round(float(mib) / 1024, 1), (int(major), int(minor)))
+
+
 def detect_gpu() -> GpuIdentity | None:
-    """The first CUDA GPU torch sees, or None."""
+    """The first GPU, or None. Asked of ``nvidia-smi`` where it runs, so that the notebook's own
+    process opens no CUDA context (it would hold GPU memory while the stages train in theirs);
+    else of torch."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        res = subprocess.run(NVIDIA_SMI_QUERY, capture_output=True, text=True)
+        if res.returncode == 0 and res.stdout.strip():
+            return parse_nvidia_smi(res.stdout.strip().splitlines()[0])
     import torch
 
     if not torch.cuda.is_available():
