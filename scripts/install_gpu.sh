@@ -14,12 +14,12 @@
 # than swap it), then Unsloth's packages with --no-deps (the pins the kit is tested with), then the
 # small pure-Python packages Unsloth imports, also held to that torch.
 #
-# Usage: scripts/install_gpu.sh [EXTRA,...]    e.g. scripts/install_gpu.sh dense   (notebook 3's MiniLM)
+# Usage: scripts/install_gpu.sh [EXTRA ...]    e.g. scripts/install_gpu.sh dense   (notebook 3's MiniLM)
 # Env: PYTHON (default python3), PIP_ARGS (extra pip options, e.g. "--dry-run --report r.json").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS=${1:-}
+EXTRAS=$(IFS=,; echo "$*")
 # shellcheck disable=SC2206
 PIP=("$PY" -m pip install -q ${PIP_ARGS:-})
 

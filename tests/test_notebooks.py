@@ -73,10 +73,9 @@ def install_cell(nb: dict) -> str:
 def test_install_cells_use_the_one_gpu_install_and_keep_torch():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         cell = install_cell(json.loads(path.read_text()))
-        assert '"scripts/install_gpu.sh", INSTALL_EXTRAS' in cell, path.name
+        assert '"scripts/install_gpu.sh", *[e for e in INSTALL_EXTRAS.split(",") if e]' in cell, path.name
         assert "pip" not in cell.replace("the kit's pinned", ""), path.name  # no second install command
-    script = (ROOT / "scripts" / "install_gpu.sh").read_text()
-    assert "--no-deps unsloth==" in script and 'torch==$torch_v' in script
+    assert "--no-deps" in (ROOT / "scripts" / "install_gpu.sh").read_text()  # Unsloth's way: torch kept
 
 
 def test_03_installs_what_its_evaluation_cell_uses():
@@ -87,10 +86,12 @@ def test_03_installs_what_its_evaluation_cell_uses():
         assert "dense" in scope["INSTALL_EXTRAS"].split(",")
 
 
-def test_02_finetune(tmp_path, tiny_model_path):
+def test_02_finetune(tmp_path, tiny_model_path, tiny_recipe):
     out = tmp_path / "ft"
+    # a small recipe (effective batch 2) that the T4 profile turns into micro-batch 1 x accumulation 2
+    recipe = tiny_recipe(tmp_path / "smoke.yaml", stage1={"last_turn_only": True}, stage2={"merge": True})
     nb = run_notebook("02_finetune_unsloth", {
-        "SMOKE": True, "GPU_IDENTITY": T4, "RECIPE": "recipes/tiny-cpu.yaml", "MODEL": tiny_model_path,
+        "SMOKE": True, "GPU_IDENTITY": T4, "RECIPE": str(recipe), "MODEL": tiny_model_path,
         "BACKEND": "hf", "STAGE1_DATA": "tests/fixtures/sft_chat_40.jsonl",
         "BLEND": "tests/fixtures/blend_tiny.jsonl", "OUT": str(out), "MAX_STEPS": 1}, tmp_path)
     text = outputs_text(nb)
@@ -104,11 +105,13 @@ def test_02_finetune(tmp_path, tiny_model_path):
 
     from rankrag_lite.training.recipe import stage_config
 
-    tiny, t4 = yaml.safe_load((ROOT / "recipes" / "tiny-cpu.yaml").read_text()), \
-        yaml.safe_load((out / "recipe-T4.yaml").read_text())
+    tiny, t4 = yaml.safe_load(recipe.read_text()), yaml.safe_load((out / "recipe-T4.yaml").read_text())
     for stage in (1, 2):
         a, b = stage_config(tiny, stage), stage_config(t4, stage)
-        assert (b.max_length, b.batch_size) == (2048, 1) and b.grad_accum == a.batch_size * a.grad_accum
+        assert (b.max_length, b.batch_size, b.grad_accum) == (2048, 1, 2) and a.batch_size * a.grad_accum == 2
+    for stage in ("stage1", "stage2"):  # what each stage's process ran with
+        ran = yaml.safe_load((out / stage / "recipe.yaml").read_text())["finetune_run"]
+        assert (ran["max_length"], ran["batch_size"], ran["grad_accum"]) == (2048, 1, 2)
     assert (out / "stage2" / "merged" / "config.json").exists()
     assert has_image(nb)  # the loss curves
 
