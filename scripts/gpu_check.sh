@@ -55,7 +55,7 @@ rc=$?
 set -e
 tail -n 80 "$WORK/gpu_check.log"
 if [[ -n "${OUT:-}" && -d "${OUT:-}" ]]; then
-  cp "$WORK/gpu_check.log" "$OUT/" && { cp "$WORK/gpu_check.json" "$OUT/" 2>/dev/null || true; }
+  cp "$WORK/gpu_check.log" "$OUT/" && { cp "$WORK/gpu_check.json" "$WORK"/finetune-*.log "$OUT/" 2>/dev/null || true; }
 fi
 if (( rc == 124 || rc == 137 || rc == 143 )); then echo "timed out after ${BUDGET_S}s"; echo "RESULT: FAIL"; exit 1; fi
 grep -q '^RESULT: ' "$WORK/gpu_check.log" || echo "RESULT: FAIL"
