@@ -90,8 +90,8 @@ def test_02_finetune(tmp_path, tiny_model_path, tiny_recipe):
     out = tmp_path / "ft"
     # a small recipe (effective batch 2) that the T4 profile turns into micro-batch 1 x accumulation 2;
     # unpacked rows (~200 tokens), not 2048-token packed ones: CPU time (one step took 9 min under load)
-    recipe = tiny_recipe(tmp_path / "smoke.yaml", stage1={"last_turn_only": True}, stage2={"merge": True},
-                         packing=False)
+    recipe = tiny_recipe(tmp_path / "smoke.yaml", stage1={"last_turn_only": True, "packing": False},
+                         stage2={"merge": True, "packing": False})
     nb = run_notebook("02_finetune_unsloth", {
         "SMOKE": True, "GPU_IDENTITY": T4, "RECIPE": str(recipe), "MODEL": tiny_model_path,
         "BACKEND": "hf", "STAGE1_DATA": "tests/fixtures/sft_chat_40.jsonl",
