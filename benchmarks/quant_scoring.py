@@ -43,14 +43,14 @@ def arm(name: str, model: str, ps: list[tuple[str, str]], batch_size: int) -> di
     from rankrag_lite import prompts
     from rankrag_lite.modeling.loading import load_model
     from rankrag_lite.ranking.scorer import PTrueScorer
-    from rankrag_lite.ranking.tokens import encode, render
+    from rankrag_lite.modeling.chat import encode, prompt_text
 
     torch.manual_seed(0)
     t0 = time.perf_counter()
     m, tok = load_model(model, device="cpu", load_in_4bit=(name == "nf4"))
     load_s = time.perf_counter() - t0
     scorer = PTrueScorer(m, tok, batch_size=batch_size)
-    seqs = [encode(tok, render(tok, prompts.ranking_prompt(q, p))) for q, p in ps]
+    seqs = [encode(tok, prompt_text(tok, prompts.ranking_prompt(q, p))) for q, p in ps]
     scorer.score_encoded(seqs)  # warm-up (bitsandbytes repacks NF4 weights for its CPU kernel here)
     t0 = time.perf_counter()
     scores = scorer.score_encoded(seqs)

@@ -3,7 +3,8 @@
 A recipe has top-level sections, each validated by the module that owns it:
 ``blend`` (rankrag_lite.data.blend) and ``finetune`` (rankrag_lite.training), besides ``name``,
 ``description`` and ``seed``. Unknown keys (at the top level too) and wrong types are one-line
-errors naming the key.
+errors naming the key; YAML aliases (``*name``) are refused, so what a recipe holds is never more
+than what its file spells out.
 """
 
 from __future__ import annotations
@@ -28,20 +29,50 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise RankragError(f"recipe not found: {path}")
-    try:
-        from rankrag_lite.io import read_text
+    from rankrag_lite.io import read_text
 
-        data = yaml.safe_load(read_text(path))
+    loader = _RecipeLoader(read_text(path))
+    try:
+        data = loader.get_single_data()
+    except _AliasInRecipe as e:
+        raise RankragError(f"{path}: YAML aliases are not allowed in a recipe (*{e.event.anchor} at line "
+                           f"{e.event.start_mark.line + 1}): write the value out where it is used") from None
     except yaml.YAMLError as e:  # bad input: the message says all (where, what), no traceback
         raise RankragError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise RankragError(f"{path}: a recipe is a mapping of sections")
     unknown = set(data) - TOP_LEVEL_KEYS
     if unknown:
         raise RankragError(
-            f"{path}: unknown recipe key(s) {sorted(unknown)}; expected some of {sorted(TOP_LEVEL_KEYS)}"
+            f"{path}: unknown recipe key(s) {sorted(unknown, key=str)}; expected some of {sorted(TOP_LEVEL_KEYS)}"
         )
+    for key, tp in TOP_LEVEL_TYPES.items():
+        if key in data:
+            check_value(data[key], tp, f"{path}: {key}")
     return data
+
+
+#: the types of the top-level keys that are not sections (a section is checked by its module)
+TOP_LEVEL_TYPES = {"name": str | None, "description": str | None, "seed": int | None}
+
+
+class _AliasInRecipe(Exception):
+    def __init__(self, event):
+        super().__init__(event.anchor)
+        self.event = event
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: ``*name`` (and ``<<: *name``) is refused where it is
+    met, so a small recipe cannot expand into a huge one (a "billion laughs" file) whose values the
+    kit would then write out (``manifest.json``, ``OUT/recipe.yaml``). Anchors alone are harmless."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasInRecipe(self.peek_event())
+        return super().compose_node(parent, index)
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:
@@ -155,8 +186,14 @@ def check_value(value, tp, where: str):
         inner = _dataclass_of(typing.get_args(tp)[1])
         return {k: from_dict(inner, v, f"{where}.{k}") for k, v in value.items()}
     if not _type_ok(value, tp):
-        raise RankragError(f"{where}: expected {type_name(tp)}, got {type(value).__name__} ({value!r})")
+        raise RankragError(f"{where}: expected {type_name(tp)}, got {type(value).__name__} ({short_repr(value)})")
     return value
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error line stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _dataclass_of(tp):

@@ -1,6 +1,8 @@
 """File helpers shared by every module: JSONL (plain or gzip), atomic writes, output locks, hashes.
 
-- Reading: text is UTF-8; a file that is not is a one-line error naming the file and line (from 1).
+- Reading: text is UTF-8; a file that is not is a one-line error naming the file and line (from 1);
+  so is a ``.gz`` file that is not gzip or is cut short, and a path that cannot be read (a folder, no
+  permission).
 - Writing: :func:`atomic_write` / :func:`atomic_dir` build beside the target and rename into place;
   what they leave follows the umask (as ``open`` / ``mkdir`` would), not tempfile's private 0600/0700.
 - Ownership: :func:`output_lock` (an ``fcntl.flock`` on ``.NAME.lock`` beside the output, released by
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
 import gzip
@@ -19,6 +22,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -32,8 +37,24 @@ class Utf8Reader:
     def __init__(self, path: Path):
         self.path = path
         self.name = str(path)
-        self._raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+        try:
+            self._raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+        except OSError as e:
+            raise RankragError(f"cannot read {path}: {reason(e)}") from None
         self._lineno = 0
+
+    def _bytes(self, read, *args) -> bytes:
+        """``read(*args)`` with a bad or cut-short gzip stream (and any read error) as one line."""
+        try:
+            return read(*args)
+        except EOFError:  # gzip: the stream ends before its end-of-stream marker
+            raise RankragError(f"{self.path}: truncated gzip file (it ends before its end marker, after "
+                               f"line {self._lineno}); copy or download it again") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise RankragError(f"{self.path}: not a valid gzip file ({e}); a .gz file must be gzip-"
+                               "compressed (rename it if it is plain text)") from None
+        except OSError as e:
+            raise RankragError(f"cannot read {self.path}: {reason(e)}") from None
 
     def _decode(self, data: bytes, first_line: int) -> str:
         try:
@@ -46,7 +67,7 @@ class Utf8Reader:
         return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
     def readline(self) -> str:
-        data = self._raw.readline()
+        data = self._bytes(self._raw.readline)
         if not data:
             return ""
         self._lineno += 1
@@ -62,7 +83,7 @@ class Utf8Reader:
         return line
 
     def read(self, size: int = -1) -> str:
-        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        data = self._bytes(self._raw.read) if size is None or size < 0 else self._bytes(self._raw.read, size)
         text = self._decode(data, self._lineno + 1)
         self._lineno += data.count(b"\n")
         return text
@@ -75,6 +96,18 @@ class Utf8Reader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def reason(e: OSError) -> str:
+    """The cause of an OS error in words, lower case (``no space left on device``)."""
+    text = e.strerror or str(e) or type(e).__name__
+    return text[:1].lower() + text[1:]
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OS error: the path(s) it names and its cause (``out.jsonl: permission denied``)."""
+    paths = [str(p) for p in (e.filename, getattr(e, "filename2", None)) if p is not None]
+    return f"{' -> '.join(paths)}: {reason(e)}" if paths else reason(e)
 
 
 def open_text(path: str | os.PathLike, mode: str = "rt"):
@@ -146,13 +179,27 @@ def _lock_path(path: Path) -> Path:
 _HELD: dict[str, list] = {}  # lock file -> [open file, depth]: a process may re-enter its own lock
 
 
+def _try_flock(f, kind: int, tries: int = 5) -> bool:
+    """``flock(f, kind)`` without waiting for an owner; a few short retries let a reader's brief
+    probe (:func:`lock_owner`) pass, so it is never taken for a running owner."""
+    for i in range(tries):
+        try:
+            fcntl.flock(f, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if i + 1 < tries:
+                time.sleep(0.02)
+    return False
+
+
 @contextlib.contextmanager
 def output_lock(path: str | os.PathLike):
     """Own the output ``path`` (file or folder) for the duration of the block.
 
     A second process asking for the same output gets ``RankragError`` naming the first (its pid) at
     once; the lock dies with its process (``kill -9`` leaves no stale lock), and the lock file is
-    removed on a clean exit. Re-entrant within a process.
+    removed on a clean exit. Taking it removes what a killed earlier run left beside the output
+    (:func:`clean_leftovers`: file and folder outputs alike). Re-entrant within a process.
     """
     lock = _lock_path(Path(path))
     key = str(lock)
@@ -169,9 +216,7 @@ def output_lock(path: str | os.PathLike):
             f = open(lock, "a+", encoding="utf-8")
         except OSError as e:
             raise RankragError(f"cannot write the output {path}: {e.strerror} ({lock.parent})") from None
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_flock(f, fcntl.LOCK_EX):
             f.seek(0)
             owner = f.read().strip() or "unknown"
             f.close()
@@ -191,6 +236,7 @@ def output_lock(path: str | os.PathLike):
     f.flush()
     _HELD[key] = [f, 1]
     try:
+        clean_leftovers(path)  # what a killed run on this output left (its owner is gone)
         yield
     finally:
         del _HELD[key]
@@ -199,14 +245,65 @@ def output_lock(path: str | os.PathLike):
         f.close()
 
 
+#: errors of a write that name no file: the file being written is the cause's place
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class OutputNotWritten(RankragError):
+    """Writing the output ``path`` failed for want of room (a full disk, a quota); nothing of it was
+    left and an earlier output there is kept. One line naming the output (the folder, for a file
+    written inside a folder being built)."""
+
+    def __init__(self, path, cause: str):
+        super().__init__(f"cannot write {path}: {cause}; nothing was written (an earlier output there "
+                         "is kept)")
+        self.path, self.cause = path, cause
+
+
+def lock_owner(path: str | os.PathLike) -> str | None:
+    """The pid of another process that holds :func:`output_lock` on ``path`` now, else ``None``."""
+    lock = _lock_path(Path(path))
+    if str(lock) in _HELD:
+        return None
+    try:
+        f = open(lock, encoding="utf-8")
+    except OSError:  # no lock file: nobody owns it
+        return None
+    with f:  # a shared lock, released when f closes
+        return None if _try_flock(f, fcntl.LOCK_SH) else (f.read().strip() or "unknown")
+
+
+def check_not_being_written(path: str | os.PathLike, levels: int = 2) -> None:
+    """Refuse to read ``path`` while a running command owns it or a folder up to ``levels`` above it
+    (a ``finetune`` writing ``OUT`` owns ``OUT/adapter`` too): it may be replaced under the reader."""
+    path = Path(path)
+    here = Path(os.path.abspath(path))
+    for folder in [here, *here.parents][:levels + 1]:
+        owner = lock_owner(folder)
+        if owner is not None:
+            raise RankragError(f"{path} is being written by a running command (pid {owner}, writing "
+                               f"{folder}); wait for it to finish, then run this again")
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w"):
     """Write to a temporary file beside ``path`` and rename it into place only on success.
 
-    The file gets the permissions a plain ``open`` would (0666 less the umask)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    The block holds :func:`output_lock` on ``path`` (re-entrant: a command that owns its output
+    already keeps owning it), so taking it removes a killed earlier run's ``.NAME.*.part``. The file
+    gets the permissions a plain ``open`` would (0666 less the umask). A full disk is one line naming
+    ``path``; the earlier file there, if any, is kept."""
+    with output_lock(path), _write_beside(Path(path), mode) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _write_beside(path: Path, mode: str):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise RankragError(f"cannot write {path}: {reason(e)} ({e.filename or path.parent})") from None
     os.fchmod(fd, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
@@ -214,6 +311,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "w"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if e.filename is None and e.errno in _WRITE_ERRNOS:  # writing this file failed (a full disk)
+            raise OutputNotWritten(path, reason(e)) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -247,8 +350,10 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path):
-        clean_leftovers(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+        except OSError as e:
+            raise RankragError(f"cannot write {path}: {reason(e)} ({e.filename or path.parent})") from None
         try:
             yield tmp
             if path.exists() and not overwrite:
@@ -261,6 +366,15 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True):
                 shutil.rmtree(old)
             else:
                 os.replace(tmp, path)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            inside = e.filename is None or str(e.filename).startswith(str(tmp))
+            if inside and e.errno in _WRITE_ERRNOS:
+                raise OutputNotWritten(path, reason(e)) from None
+            raise
+        except OutputNotWritten as e:  # a file of the folder: name the folder, the user's output
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OutputNotWritten(path, e.cause) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -45,9 +45,22 @@ def _check_passages(passages, what: str = "passages") -> list:
 
 
 def _check_text(value, what: str) -> str:
+    """A query, question or claim: a string with some text (the CLI refuses an empty question too)."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} is empty: there is nothing to rank or answer for")
     return value
+
+
+def _check_evidence(passages, what: str = "passages") -> list:
+    """The passages an answer or verdict reads: at least one (with none, any output would be a guess
+    from the model's memory, not from evidence; the CLI refuses a record without passages too)."""
+    ps = _check_passages(passages, what)
+    if not ps:
+        raise ValueError(f"{what} is empty: RankRAG answers from passages, give at least one "
+                         "(rag() retrieves them)")
+    return ps
 
 
 def _check_positive(value, what: str) -> int:
@@ -209,7 +222,7 @@ class RankRAG:
         :meth:`rag`), with the paper's inference prompt and greedy decoding."""
         _check_text(question, "question")
         _check_positive(k, "k")
-        ps = _check_passages(passages)
+        ps = _check_evidence(passages)
         return self._answerer(max_new_tokens).answer([(question, ps[:k])])[0]["prediction"]
 
     def verify(self, claim: str, passages: Sequence, k: int = 5) -> dict:
@@ -217,7 +230,7 @@ class RankRAG:
         ``{"prediction": "True" | "False", "p_true"}`` (P("True") at the answer, True when >= 0.5)."""
         _check_text(claim, "claim")
         _check_positive(k, "k")
-        ps = _check_passages(passages)
+        ps = _check_evidence(passages)
         return self._answerer(1).verify_claims([(claim, ps[:k])])[0]
 
     def rag(self, question: str, retriever, n: int = 100, k: int = 5, max_new_tokens: int = 32) -> dict:

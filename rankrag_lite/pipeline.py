@@ -19,19 +19,22 @@ from rankrag_lite.progress import log
 ABSTAIN_TEXT = "No answer in the retrieved passages."
 
 
-def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int | None = None) -> list[dict]:
-    """``[{qid, question, answers}]`` from any QA source ``load_qa`` reads (TSV topics included)."""
+def read_questions(source: str | os.PathLike, fmt: str | None = None, limit: int | None = None,
+                   split: str | None = None) -> list[dict]:
+    """``[{qid, question, answers}]`` from any QA source ``load_qa`` reads (TSV topics included; a hub
+    dataset from its ``split``, default train)."""
     from rankrag_lite.data.sources import load_qa
+    from rankrag_lite.formats.hub import is_local
 
-    items = load_qa(str(source), fmt=fmt, limit=limit)
+    if split is not None and is_local(str(source)):
+        raise RankragError(f"--split is for a hub dataset of questions, not the file {source}")
+    items = load_qa(str(source), fmt=fmt, split=split, limit=limit)
     if not items:
         raise RankragError(f"{source}: no questions")
-    seen, out = set(), []
-    for it in items:
-        qid = it.qid if it.qid not in seen else f"{it.qid}-{len(out)}"
-        seen.add(qid)
-        out.append({"qid": qid, "question": it.question, "answers": list(it.answers)})
-    return out
+    from rankrag_lite.formats.fields import unique_ids
+
+    return [{"qid": it.qid, "question": it.question, "answers": list(it.answers)}
+            for it in unique_ids(items, str(source), key=lambda it: it.qid)]
 
 
 def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
@@ -54,14 +57,16 @@ def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
 
 
 def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathLike, out_dir: str | os.PathLike,
-        *, n: int = 100, k: int = 5, fmt: str | None = None, limit: int | None = None, batch_size: int = 16,
+        *, n: int = 100, k: int = 5, fmt: str | None = None, split: str | None = None, limit: int | None = None,
+        batch_size: int = 16,
         score: str = "true-false", max_new_tokens: int = 32, load_in_4bit: bool = False,
         loaded=None, progress: bool = True, fusion=None, abstain: float | None = None,
         abstain_text: str = ABSTAIN_TEXT, calibration="auto") -> dict:
     """Run the three stages; returns the summary written to ``summary.json``.
 
     ``loaded``: an already loaded :class:`~rankrag_lite.RankRAG` (or ``(model, tokenizer)``) to use
-    instead of loading ``model_name``; ``batch_size`` and ``score`` apply to it.
+    instead of loading ``model_name``; ``batch_size`` and ``score`` apply to it. ``split``: the split of a
+    hub dataset ``questions`` (default train).
     ``fusion`` (a :class:`~rankrag_lite.ranking.fusion.Fusion`): rank by BM25 fused with P(True).
     ``abstain``: a question whose best calibrated passage score is below this probability is not
     answered; its prediction is ``abstain_text`` (``abstained: true``). With ``abstain`` every answer
@@ -79,7 +84,7 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
         raise RankragError("--n and --k must be at least 1")
     if k > n:
         raise RankragError(f"--k {k} is larger than the {n} retrieved candidates (--n)")
-    qs = read_questions(questions, fmt, limit)
+    qs = read_questions(questions, fmt, limit, split)
     index = load_index(index_dir)
     if loaded is None:
         log(f"loading model {model_name}")

@@ -31,6 +31,32 @@ def quiet() -> bool:
     return os.environ.get("RANKRAG_LITE_QUIET", "") not in ("", "0")
 
 
+def quiet_libraries() -> None:
+    """Under ``RANKRAG_LITE_QUIET``, silence what transformers and huggingface_hub print on their own
+    (the weight-loading bar, tokenizer notices), so an error after a model load is still one line.
+    Runs when this module is imported (before those libraries are, in the CLI); their errors still
+    surface as exceptions."""
+    if not quiet():
+        return
+    import sys
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+quiet_libraries()
+
+
 def _every() -> float:
     try:
         return max(0.0, float(os.environ.get("RANKRAG_LITE_PROGRESS_EVERY", "30")))
@@ -114,6 +140,11 @@ def track(iterable: Iterable[T], description: str, total: int | None = None) -> 
         for item in iterable:
             yield item
             p.advance(task)
+
+
+def maybe_track(items, description: str, progress: bool, total: int | None = None):
+    """``track`` when ``progress`` is on, else the items as they are."""
+    return track(items, description, total=total) if progress else items
 
 
 def log(message: str) -> None:

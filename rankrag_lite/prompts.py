@@ -230,3 +230,55 @@ def render_chatqa(messages: Sequence[dict], add_generation_prompt: bool | None =
     if add_generation_prompt:
         parts.append("Assistant:")
     return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class RankingExample:
+    """A ranking example read back from its messages (:func:`read_ranking_example`)."""
+
+    question: str  #: the question (or claim)
+    passages: tuple[PromptPassage, ...]  #: the passage(s) shown, in order
+    labels: tuple[bool, ...]  #: per passage: relevant according to the example's target
+    claim: bool  #: the FEVER claim prompt
+
+
+def _fill_parts(template: str, field: str) -> tuple[str, str]:
+    head, _, tail = template.partition("{" + field + "}")
+    return head, tail
+
+
+def _read_body(body: str) -> PromptPassage:
+    """Inverse of :func:`format_passage_body` (its text never holds a newline: the title ends at the last one)."""
+    title, sep, text = body.rpartition("\n")
+    return PromptPassage(text=text, title=title if sep else "")
+
+
+def read_ranking_example(messages: Sequence[dict]) -> RankingExample | None:
+    """The question, passages and labels of a context-ranking (:func:`context_ranking`,
+    :func:`claim_ranking`) or retrieval-augmented-ranking (:func:`retrieval_augmented_ranking`)
+    example with its target; ``None`` for any other messages."""
+    if len(messages) < 3 or [m.get("role") for m in messages[:3]] != ["system", "user", "assistant"]:
+        return None
+    user, target = str(messages[1].get("content", "")), str(messages[2].get("content", "")).strip()
+    context, _, instruction = user.rpartition("\n\n")
+    for template, field, claim, many in ((RANK_INSTRUCTION, "question", False, False),
+                                         (CLAIM_RANK_INSTRUCTION, "claim", True, False),
+                                         (RA_RANK_INSTRUCTION, "question", False, True)):
+        head, tail = _fill_parts(template, field)
+        if not (instruction.startswith(head) and instruction.endswith(tail) and len(instruction) > len(head + tail)):
+            continue
+        question = instruction[len(head): len(instruction) - len(tail)]
+        if not many:
+            if not context.startswith("Passage: ") or target not in (TRUE, FALSE):
+                return None
+            return RankingExample(question, (_read_body(context[len("Passage: "):]),), (target == TRUE,), claim)
+        blocks = context.split("\n\n")
+        passages = []
+        for i, block in enumerate(blocks, start=1):
+            if not block.startswith(f"Passage {i}: "):
+                return None
+            passages.append(_read_body(block[len(f"Passage {i}: "):]))
+        relevant = set(parse_relevant_ids(target))
+        return RankingExample(question, tuple(passages), tuple(i in relevant for i in range(1, len(passages) + 1)),
+                              False)
+    return None

@@ -225,7 +225,7 @@ def p_true_4bit_vs_16bit(model_dir: Path, limit: int) -> dict:
     from rankrag_lite.io import iter_jsonl
     from rankrag_lite.modeling.loading import load_model
     from rankrag_lite.ranking.scorer import PTrueScorer
-    from rankrag_lite.ranking.tokens import encode, render
+    from rankrag_lite.modeling.chat import encode, prompt_text
 
     rows = [r for r in iter_jsonl(BLEND) if r.get("part") == "ranking"][:limit]
     prompts = [[m for m in r["messages"] if m["role"] != "assistant"] for r in rows]
@@ -233,7 +233,7 @@ def p_true_4bit_vs_16bit(model_dir: Path, limit: int) -> dict:
     for name, four in (("16bit", False), ("4bit", True)):
         model, tok = load_model(str(model_dir), load_in_4bit=four)
         scorer = PTrueScorer(model, tok, batch_size=8)
-        scores[name] = scorer.score_encoded([encode(tok, render(tok, p)) for p in prompts])
+        scores[name] = scorer.score_encoded([encode(tok, prompt_text(tok, p)) for p in prompts])
         del model, scorer
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

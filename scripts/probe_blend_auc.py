@@ -26,7 +26,7 @@ from scipy.stats import rankdata, spearmanr
 
 from rankrag_lite.modeling.loading import load_model
 from rankrag_lite.ranking.scorer import PTrueScorer
-from rankrag_lite.ranking.tokens import encode, render
+from rankrag_lite.modeling.chat import encode, prompt_text
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -79,7 +79,7 @@ def main() -> None:
         result[name] = {}
         for src, rows in sample.items():
             # the row's own prompt (its messages without the target), rendered as training renders it
-            scores = scorer.score_encoded([encode(tok, render(tok, r["messages"][:-1])) for r, _ in rows])
+            scores = scorer.score_encoded([encode(tok, prompt_text(tok, r["messages"][:-1])) for r, _ in rows])
             pos = [s for s, (_, y) in zip(scores, rows) if y]
             neg = [s for s, (_, y) in zip(scores, rows) if not y]
             a = auc(pos, neg) if pos and neg else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,10 @@ def tiny_recipe(tiny_model_path):
 
     def write(path: Path, *, seed: int = 3, stage1: dict | None = None, stage2: dict | None = None,
               **finetune) -> Path:
-        ft = {"backend": "hf", "model": tiny_model_path, "max_length": 192, "lora": {"r": 8, "alpha": 16},
-              **finetune}
+        # 192 tokens keep the runs short and cut many answers on purpose: the cut check is off here
+        # (tests/test_plan.py tests it)
+        ft = {"backend": "hf", "model": tiny_model_path, "max_length": 192, "max_cut_fraction": 1.0,
+              "lora": {"r": 8, "alpha": 16}, **finetune}
         for key, stage in (("stage1", stage1), ("stage2", stage2)):
             if stage is not None:
                 ft[key] = {**TINY_STAGE, **stage}
@@ -70,3 +73,19 @@ def shipped_rankrag():
     from rankrag_lite import RankRAG
 
     return RankRAG.from_pretrained("smollm2-135m-rankrag", device="cpu")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real tmpfs of 300 KB, for full-disk cases; skipped, with the reason, where mount fails."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {res.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+

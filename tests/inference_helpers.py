@@ -81,3 +81,20 @@ def char_level_model(folder: Path) -> Path:
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+#: Meta's Llama 3 8B tokenizers (no weights), licence files beside them
+LLAMA3_TOKENIZERS = Path(__file__).parent / "fixtures" / "llama3"
+LLAMA3_BOS = 128000
+
+
+def tiny_llama3(seed: int = 0):
+    """A tiny randomly initialised fp32 LlamaForCausalLM with Llama 3's 128,256-token vocabulary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=128256, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
+                      bos_token_id=LLAMA3_BOS, eos_token_id=128001)
+    return LlamaForCausalLM(cfg).eval()

@@ -388,8 +388,19 @@ def test_cli_builds(tmp_path):
     assert m["exclude"]["files"][-1] == str(D / "qa/nq_open_dev.jsonl")
     assert "build-blend" in runner.invoke(app, ["--help"]).output
     help_text = runner.invoke(app, ["build-blend", "--help"]).output
-    for opt in ("--recipe", "--out", "--data-root", "--seed", "--exclude"):
+    for opt in ("--recipe", "--out", "--data-root", "--seed", "--exclude", "--size"):
         assert opt in help_text
+
+
+def test_cli_size_overrides_the_recipe(tmp_path):
+    recipe = copy.deepcopy(RECIPE)
+    recipe["blend"]["size"] = 50
+    result, out = run_cli(tmp_path, recipe, ["--size", "20"])
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["blend"]["count"] == 20 == len(rows(out / "blend.jsonl")) and m["recipe"]["blend"]["size"] == 20
+    assert sum(e["used"] for e in m["blend"]["entries"]) == 20
+    assert all(m["parts"][p]["count"] == len(rows(out / f"{p}.jsonl")) for p in m["parts"])  # part files whole
 
 
 def _mutate(fn):

@@ -11,7 +11,8 @@ import pytest
 from rankrag_lite import formats as F
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats import beir, sniff, trec
-from rankrag_lite.formats.corpus import iter_corpus_file, read_queries
+from rankrag_lite.formats.candidates import iter_candidates
+from rankrag_lite.formats.corpus import is_tsv, iter_corpus_file, read_queries
 from rankrag_lite.formats.fields import Records
 
 FIX = Path(__file__).parent / "fixtures"
@@ -104,8 +105,8 @@ def test_candidate_input_sniffer_and_queries_layout(tmp_path):
         sniff.sniff_candidates(tmp_path / "run.trec")
     with pytest.raises(RankragError, match="unknown input format 'csv'"):
         sniff.sniff_candidates(tmp_path / "c.jsonl", "csv")
-    assert sniff.is_tsv(D / "ranking/msmarco_dl19/topics.tsv")
-    assert not sniff.is_tsv(FIX / "retrieval_scifact/queries.jsonl")
+    assert is_tsv(D / "ranking/msmarco_dl19/topics.tsv")
+    assert not is_tsv(FIX / "retrieval_scifact/queries.jsonl")
     assert sniff.is_candidates_file(tmp_path / "r.jsonl.gz") and not sniff.is_candidates_file(tmp_path / "r.trec")
     assert read_queries(D / "ranking/msmarco_dl19/topics.tsv")[0] == ("156493", "do goldfish grow")
     assert read_queries(FIX / "retrieval_scifact/queries.jsonl")[0][0] == "1"
@@ -176,7 +177,7 @@ def test_one_bad_input_error_per_family(tmp_path):
     _one_line(e, f"{run}:2: expected 'qid Q0 pid rank score tag'")
     cand = _write(tmp_path / "cand.jsonl", json.dumps({"qid": "7", "question": "q", "passages": [{"pid": "a"}]}))
     with pytest.raises(RankragError) as e:
-        list(trec.iter_candidates(cand))
+        list(iter_candidates(cand))
     _one_line(e, f"{cand}:1: record (qid 7): passage 1 has no 'text'")
 
     odd = _write(tmp_path / "odd.jsonl", '{"foo": 1}\n')
@@ -191,6 +192,47 @@ def test_a_run_and_its_candidates_agree_on_query_ids():
 
     run = D / "ranking/msmarco_dl19/bm25_top100.json"
     qids = [it.qid for it in S.load_qa(str(run))]
-    assert qids == [r["qid"] for r in trec.iter_candidates(run)] == ["264014", "104861"]
+    assert qids == [r["qid"] for r in iter_candidates(run)] == ["264014", "104861"]
     judged = S.load_ranking(str(run), qrels=str(INF / "dl19_qrels.txt"))
     assert {it.qid for it in judged} <= set(qids)
+
+
+# ---- one vocabulary of format names ------------------------------------------------------------
+
+
+def test_docs_formats_md_is_the_generated_table():
+    """docs/formats.md is written from the registry; regenerate it when a format changes."""
+    from rankrag_lite.formats.registry import formats_doc
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "formats.md"
+    assert doc.read_text(encoding="utf-8") == formats_doc(), (
+        "docs/formats.md is stale: python -c \"from rankrag_lite.formats.registry import formats_doc; "
+        "print(formats_doc(), end='')\" > docs/formats.md")
+    for name in F.FORMATS:  # every name has its row
+        assert f"| `{name}` |" in doc.read_text(encoding="utf-8")
+
+
+def test_every_stage_takes_its_names_from_the_registry():
+    from rankrag_lite.evaluation.datasets import EVAL_FORMATS
+    from rankrag_lite.formats.sniff import INPUT_FORMATS
+
+    assert set(INPUT_FORMATS) == {"auto", "candidates", "rankllm", "trec"}
+    assert set(EVAL_FORMATS) == {"auto", "passages", "hotpotqa", "musique", "trec-dl", "beir", "qa", "candidates",
+                                 "ctxs"}
+    assert F.SOURCE_FORMATS == tuple(F.READERS) and set(F.SOURCE_FORMATS) < set(F.FORMATS)
+    # one rank_llm JSON, two names: each stage takes both and spells it its own way
+    assert F.stage_format("rerank", "trec-dl") == F.stage_format("sources", "trec-dl") == "rankllm"
+    assert F.stage_format("evaluate", "rankllm") == "trec-dl"
+    assert sniff.sniff_candidates(INF / "dl19_bm25_top20.json", "trec-dl") == "rankllm"
+    assert F.stage_format("rerank", "nope") == "nope"
+
+
+def test_a_rank_llm_file_reads_the_same_by_either_name():
+    from rankrag_lite.data.sources import load_qa
+    from rankrag_lite.evaluation.datasets import load_eval_set
+
+    dl19 = INF / "dl19_bm25_top20.json"
+    assert [i.question for i in load_qa(str(dl19), "trec-dl")] == [i.question for i in load_qa(str(dl19), "rankllm")]
+    qrels = str(INF / "dl19_qrels.txt")
+    a, b = load_eval_set(dl19, "trec-dl", qrels=qrels, limit=1), load_eval_set(dl19, "rankllm", qrels=qrels, limit=1)
+    assert a.fmt == b.fmt == "trec-dl" and [i.passages for i in a.items] == [i.passages for i in b.items]

@@ -34,14 +34,9 @@ P = {"title": "Eiffel Tower", "text": "The tower was designed by the engineering
 
 @pytest.fixture(scope="module")
 def tiny_llama():
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from inference_helpers import tiny_llama3
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=128256, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
-                      bos_token_id=BOS, eos_token_id=128001)
-    return LlamaForCausalLM(cfg).eval()
+    return tiny_llama3()
 
 
 def _tok(name):
@@ -101,3 +96,26 @@ def test_score_is_p_true_at_the_training_position(name, tiny_llama):
     at = logits[len(fed) - 1]  # the position whose label (next token) is the answer
     expected = float(torch.softmax(at[[t, f]], dim=-1)[0])
     assert scorer.score([(Q, P)])[0] == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_multi_turn_conversation_trains_on_every_reply(name):
+    """A ChatQA ``sft`` row with an earlier assistant turn (Stage 1's data): the base tokenizer's plain
+    format writes the EOS after the final reply only, the instruct template after each; the labels
+    cover exactly the replies (and their end-of-turn tokens where the text has them)."""
+    tok = _tok(name)
+    msgs = [{"role": "user", "content": "Count to two."}, {"role": "assistant", "content": "1, 2"},
+            {"role": "user", "content": "And to three?"}, {"role": "assistant", "content": "1, 2, 3"}]
+    row = tokenize_chat(tok, msgs)
+    eot = CASES[name][2]
+    trained = tok.decode([x for x in row["labels"] if x != IGNORE])
+    ends = tok.decode([eot])
+    if name == "llama3-8b-tokenizer":  # plain format: "Assistant: 1, 2\n\nUser: ...": no EOS mid-text
+        assert row["input_ids"].count(eot) == 1 and row["input_ids"][-1] == eot
+        assert trained.split() == ["1,", "2", "1,", "2,", "3" + ends]
+    else:
+        assert row["input_ids"].count(eot) >= 2
+        assert trained.replace(ends, " ").split() == ["1,", "2", "1,", "2,", "3"]
+    last = tokenize_chat(tok, msgs, last_turn_only=True)
+    assert last["input_ids"] == row["input_ids"]
+    assert tok.decode([x for x in last["labels"] if x != IGNORE]).strip() == "1, 2, 3" + ends

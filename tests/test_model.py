@@ -84,6 +84,30 @@ def test_api_misuse_is_a_type_or_value_error(shipped_rankrag):
         RankRAG.from_pretrained("smollm2-135m-rankrag", dtype="float7")
 
 
+def test_the_library_refuses_what_the_cli_refuses(shipped_rankrag):
+    """An empty query / question / claim, and an answer or verdict without passages, are ValueErrors
+    (they returned scores, "Hamlet" and (True, 0.64) before issue 21); ranking no passages is []."""
+    m = shipped_rankrag
+    for query in ("", "   ", "\n\t"):
+        with pytest.raises(ValueError, match="query is empty"):
+            m.rank(query, DOCS)
+        with pytest.raises(ValueError, match="query is empty"):
+            m.score_passages(query, DOCS)
+        with pytest.raises(ValueError, match=r"pairs\[0\]\[0\] \(the query\) is empty"):
+            m.score([(query, DOCS[0])])
+        with pytest.raises(ValueError, match="question is empty"):
+            m.answer(query, DOCS)
+        with pytest.raises(ValueError, match="claim is empty"):
+            m.verify(query, DOCS)
+        with pytest.raises(ValueError, match="question is empty"):
+            m.rag(query, None)
+    with pytest.raises(ValueError, match="passages is empty: RankRAG answers from passages"):
+        m.answer(QUESTION, [])
+    with pytest.raises(ValueError, match="passages is empty"):
+        m.verify("Hamlet was written by William Shakespeare.", [])
+    assert m.rank(QUESTION, []) == []
+
+
 def test_with_settings_shares_the_weights(shipped_rankrag):
     assert shipped_rankrag.with_settings(batch_size=shipped_rankrag.batch_size) is shipped_rankrag
     other = shipped_rankrag.with_settings(score="true-vocab", batch_size=2)
@@ -92,3 +116,20 @@ def test_with_settings_shares_the_weights(shipped_rankrag):
     with pytest.raises(TypeError):
         RankRAG.wrap("smollm2-135m")
 
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), "float16"), ((7, 0), "float16"), ((8, 0), "bfloat16"),
+                                                  ((8, 9), "bfloat16"), ((9, 0), "bfloat16")],
+                         ids=["T4", "V100", "A100", "L4", "H100"])
+def test_compute_dtype_follows_native_bf16_not_torchs_emulated_support(capability, expected, monkeypatch):
+    """torch.cuda.is_bf16_supported() says True on a T4 (emulated): the kit asks the capability."""
+    import torch
+
+    from rankrag_lite.modeling.loading import default_dtype
+
+    assert default_dtype("cuda", capability=capability) == getattr(torch, expected)
+    # the same through the device query every loader makes, with the capability injected there
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert default_dtype("cuda") == getattr(torch, expected)
+    assert default_dtype("cpu") == torch.float32

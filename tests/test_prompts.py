@@ -82,3 +82,22 @@ def test_sft_chat_adds_system_once():
     assert out[0] == {"role": "system", "content": P.SYSTEM_PROMPT} and out[1:] == conv
     own = [{"role": "system", "content": "be brief"}] + conv
     assert P.sft_chat(own) == own
+
+
+def test_read_ranking_example_inverts_the_ranking_prompts():
+    p1 = {"title": "Alpha  Beta", "text": "one\ntwo   three"}
+    p2 = "no title here"
+    ex = P.read_ranking_example(P.context_ranking("who is x?", p1, label=True))
+    assert ex == P.RankingExample("who is x?", (P.PromptPassage("one two three", "Alpha  Beta"),), (True,), False)
+    ex = P.read_ranking_example(P.claim_ranking("x is y.", p2, label=False))
+    assert ex == P.RankingExample("x is y.", (P.PromptPassage("no title here"),), (False,), True)
+    msgs = P.retrieval_augmented_ranking("q, with a comma", [p1, p2, p1], relevant_ids=[1, 3])
+    ex = P.read_ranking_example(msgs)
+    assert ex.question == "q, with a comma" and ex.labels == (True, False, True) and not ex.claim
+    assert P.retrieval_augmented_ranking(ex.question, ex.passages, relevant_ids=[1, 3]) == msgs
+    none = P.read_ranking_example(P.retrieval_augmented_ranking("q", [p1, p2], relevant_ids=[]))
+    assert none.labels == (False, False)
+    # other prompts, and ranking prompts without a target, are not ranking examples
+    assert P.read_ranking_example(P.retrieval_augmented_qa("q", [p1, p2], answer="a")) is None
+    assert P.read_ranking_example(P.context_rich_qa("q", p1, answer="a")) is None
+    assert P.read_ranking_example(P.ranking_prompt("q", p1)) is None

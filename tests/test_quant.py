@@ -106,7 +106,7 @@ def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, tiny_re
     from rankrag_lite import prompts
     from rankrag_lite.modeling.loading import load_model
     from rankrag_lite.ranking.scorer import PTrueScorer
-    from rankrag_lite.ranking.tokens import encode, render
+    from rankrag_lite.modeling.chat import encode, prompt_text
 
     recipe = tiny_recipe(tmp_path / "r.yaml", stage2={"max_examples": 6, "max_steps": 3, "save_steps": 3,
                                                      "merge": True})
@@ -127,7 +127,7 @@ def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, tiny_re
             prompts.ranking_prompt("who wrote hamlet", "Water boils at 100 degrees Celsius.")]
     q4, tok = load_model(out / "adapter", device="cpu", load_in_4bit=True)
     assert hasattr(q4, "peft_config")
-    s4 = PTrueScorer(q4, tok).score_encoded([encode(tok, render(tok, m)) for m in msgs])
+    s4 = PTrueScorer(q4, tok).score_encoded([encode(tok, prompt_text(tok, m)) for m in msgs])
     assert all(0.0 < s < 1.0 for s in s4)
     del q4
 
@@ -150,7 +150,7 @@ def test_qlora_run_then_merge_into_the_original_weights(tiny_model_path, tiny_re
     assert (merged_w - (nf4_w + delta)).abs().max() > 1e-3
 
     # the merged model's logits match the adapter applied to the full-precision base
-    ids = encode(tok, render(tok, msgs[0]))
+    ids = encode(tok, prompt_text(tok, msgs[0]))
     ids = torch.tensor([ids])
     ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_path, dtype=torch.float32),
                                     str(out / "adapter")).eval()

@@ -63,3 +63,22 @@ def test_rag_bad_input_writes_nothing(tmp_path, small_index, monkeypatch):
     r = runner.invoke(app, ["rag", "--index", str(index), "--model", "smollm2-135m", "--questions", str(qs),
                             "--out", str(out), "--load-in-4bit"])
     assert r.exit_code == 2 and "--load-in-4bit cannot run here" in r.stderr and not out.exists()
+
+
+def test_questions_from_a_hub_dataset_split(tmp_path, monkeypatch):
+    """``rag --questions NAME --split S``: a hub dataset's questions (here from the hub-layout mirror)."""
+    from hub_mirror import SQUAD_VALIDATION, build_dataset_mirror
+
+    from rankrag_lite.data.sources import HUB_MIRROR_ENV
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.pipeline import read_questions
+
+    monkeypatch.setenv(HUB_MIRROR_ENV, str(build_dataset_mirror(tmp_path / "mirror")))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    qs = read_questions("rajpurkar/squad", split="validation", limit=2)
+    assert [(q["question"], q["answers"]) for q in qs] == [(q, [a]) for _, _, q, a in SQUAD_VALIDATION[:2]]
+    assert len(read_questions("rajpurkar/squad")) == 8  # the train split by default
+    local = tmp_path / "q.jsonl"
+    local.write_text('{"question": "who?", "answer": ["x"]}\n')
+    with pytest.raises(RankragError, match="--split is for a hub dataset"):
+        read_questions(local, split="validation")

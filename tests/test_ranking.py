@@ -10,14 +10,14 @@ from inference_helpers import char_level_model, short, twowiki
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
 from rankrag_lite.ranking import PTrueScorer, answer_token_ids, naive_score
-from rankrag_lite.ranking.tokens import render
+from rankrag_lite.modeling.chat import prompt_text
 
 
 def test_token_ids_follow_the_chat_template(tiny_model):
     _, tok = tiny_model
     ids = answer_token_ids(tok)
     # SmolLM2's template opens the assistant turn with "assistant\n": the answer has no leading space
-    assert render(tok, prompts.ranking_prompt("q", "p")).endswith("<|im_start|>assistant\n")
+    assert prompt_text(tok, prompts.ranking_prompt("q", "p")).endswith("<|im_start|>assistant\n")
     assert ids.lead == ""
     assert ids.true_id == tok("True", add_special_tokens=False)["input_ids"][0]
     assert ids.false_id == tok("False", add_special_tokens=False)["input_ids"][0]

@@ -12,7 +12,7 @@ from inference_helpers import DL19, DL19_QRELS, StubScorer, candidates_from_twow
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
 from rankrag_lite.ranking.candidates import iter_candidates, read_qrels, read_trec_run
-from rankrag_lite.ranking.rerank import rerank_file
+from rankrag_lite.ranking.rerank import rerank_file, rerank_records
 
 runner = CliRunner()
 
@@ -158,3 +158,21 @@ def test_rerank_cli_real_model_on_dl19(tmp_path, tiny_model_path):
     assert all(0 < p["rerank_score"] < 1 for x in recs for p in x["passages"])
     assert {p["first_stage_rank"] for p in recs[0]["passages"]} == {1, 2, 3, 4}
     assert len(out.with_suffix(".trec").read_text().splitlines()) == 12
+
+
+def test_fusion_error_from_a_later_chunk_names_the_file(tiny_model):
+    """rerank_records' ``where`` (a file name) must still name the file once a chunk has been scored
+    (it was rebound to the chunk's list of (record, passage) slots)."""
+    from rankrag_lite.ranking import PTrueScorer
+    from rankrag_lite.ranking.fusion import Fusion
+
+    recs = [{"qid": "q1", "question": "who wrote hamlet?", "passages": [
+                {"pid": "a", "title": "", "text": "Hamlet is a play by Shakespeare.", "score": 3.0}]},
+            {"qid": "q2", "question": "who wrote faust?", "passages": [
+                {"pid": "b", "title": "", "text": "Faust is a play by Goethe."}]}]  # no first-stage score
+    scorer = PTrueScorer(*tiny_model, calibration=None)
+    it = rerank_records(scorer, recs, chunk_passages=1, fusion=Fusion(0.5), where="in.jsonl")
+    assert next(it)["passages"][0]["rerank_score"] > 0  # the first chunk is scored
+    with pytest.raises(RankragError) as e:
+        next(it)
+    assert str(e.value).startswith("in.jsonl query q2: passage 1 has no first-stage 'score'"), str(e.value)

@@ -132,3 +132,24 @@ def test_the_run_record_uses_the_recipe_keys(tmp_path):
     record.pop("stage")
     again = stage_config({"finetune": {"stage2": record}}, 2)
     assert dataclasses.asdict(again) == dataclasses.asdict(cfg)
+
+
+def test_scheduler_kwargs_are_checked_against_the_schedule_with_the_recipe(tmp_path):
+    """An unknown key was a TypeError from transformers once the model had loaded (issue 21)."""
+    bad = {"finetune": {"stage2": {"scheduler": "cosine", "scheduler_kwargs": {"min_lr_ratio": 0.1}}}}
+    with pytest.raises(RankragError, match=r"finetune.stage2.scheduler_kwargs: the cosine schedule takes no "
+                                           r"\['min_lr_ratio'\]; its arguments: \['num_cycles', 'last_epoch'\]"):
+        stage_config(bad, 2)
+    trainer_given = {"finetune": {"stage2": {"scheduler": "linear", "scheduler_kwargs": {"num_training_steps": 5}}}}
+    with pytest.raises(RankragError, match=r"finetune.stage2.scheduler_kwargs: the linear schedule takes no"):
+        stage_config(trainer_given, 2)
+    good = {"finetune": {"stage2": {"scheduler": "cosine_with_min_lr", "scheduler_kwargs": {"min_lr_rate": 0.1}}}}
+    assert stage_config(good, 2).scheduler_kwargs == {"min_lr_rate": 0.1}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    res = CliRunner().invoke(app, ["finetune", "--stage", "2", "--recipe", str(path), "--data", "x.jsonl",
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and res.output.strip().splitlines() == [
+        "error: finetune.stage2.scheduler_kwargs: the cosine schedule takes no ['min_lr_ratio']; its arguments: "
+        "['num_cycles', 'last_epoch']"], res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]

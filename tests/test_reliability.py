@@ -18,49 +18,16 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from rankrag_lite.cli import app
+from cli_helpers import ROOT, cli, env, one_line_error, run_cli, write_jsonl
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import read_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).parent / "fixtures"
 LATIN1 = b'{"id": "1", "title": "Caf\xe9", "text": "x"}\n'
 DOCS = [{"id": "d1", "title": "Hamlet", "text": "Hamlet is a tragedy written by William Shakespeare."},
         {"id": "d2", "title": "Python", "text": "Python is a programming language by Guido van Rossum."},
         {"id": "d3", "title": "Paris", "text": "Paris is the capital and largest city of France."}]
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_line_error(res, *needles: str) -> str:
-    """The result is exit 2 with exactly one ``error: ...`` line (no traceback) containing needles."""
-    out = res.output.strip()
-    assert res.exit_code == 2, (res.exit_code, out, res.exception)
-    errors = [line for line in out.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in out, out
-    for n in needles:
-        assert n in errors[0], (n, errors[0])
-    return errors[0]
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def env(**extra) -> dict:
-    e = dict(os.environ, PYTHONPATH=str(ROOT), RANKRAG_LITE_QUIET="1", OMP_NUM_THREADS="1")
-    e.update(extra)
-    return e
-
-
-def run_cli(*args, timeout=300, **extra):
-    return subprocess.run([sys.executable, "-m", "rankrag_lite", *map(str, args)], env=env(**extra),
-                          capture_output=True, text=True, timeout=timeout)
 
 
 HOLDER = textwrap.dedent("""

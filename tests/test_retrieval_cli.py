@@ -175,3 +175,24 @@ def test_index_and_retrieve_with_pyserini(tmp_path, corpus):
     [rec] = read_jsonl(out)
     assert rec["passages"][0]["pid"] == "hamlet" and rec["passages"][0]["text"] == DOCS[0]["text"]
     assert run.read_text().split()[5] == "bm25-pyserini"
+
+
+def test_index_a_hub_datasets_passages(tmp_path, monkeypatch):
+    """``--corpus`` names a hub dataset (here served from the hub-layout mirror): its split's passages,
+    deduplicated (SQuAD's questions share paragraphs), are indexed; ``--split`` is refused for a file."""
+    from hub_mirror import SQUAD_VALIDATION, build_dataset_mirror
+
+    from rankrag_lite.data.sources import HUB_MIRROR_ENV
+
+    monkeypatch.setenv(HUB_MIRROR_ENV, str(build_dataset_mirror(tmp_path / "mirror")))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    result = invoke("index", "--corpus", "rajpurkar/squad", "--split", "validation", "--out", tmp_path / "idx")
+    assert result.exit_code == 0, result.output
+    index = load_index(tmp_path / "idx")
+    assert len(index) == len(SQUAD_VALIDATION)
+    hit = index.search(["Into which ocean does the Amazon flow?"], k=1)[0][0]
+    assert hit.title == "Amazon River" and "Atlantic" in hit.text
+    corpus = write_jsonl(tmp_path / "c.jsonl", DOCS)
+    result = invoke("index", "--corpus", corpus, "--split", "validation", "--out", tmp_path / "idx2")
+    assert result.exit_code == 2 and "--split is for a hub dataset" in result.output
+    assert not (tmp_path / "idx2").exists()

@@ -1,6 +1,6 @@
 """Source loaders on real fixture data (tests/fixtures/blend_data, see tests/fixtures/README.md).
 
-The hub path (``datasets.load_dataset``) is exercised by pointing :func:`sources.hub_rows` at local
+The hub path (``datasets.load_dataset``) is exercised by pointing :func:`rankrag_lite.formats.hub.hub_rows` at local
 files read through ``datasets.load_dataset("json", ...)``: the rows then take the same conversion code
 as hub rows (hub layouts such as SQuAD's ``answers{text[]}`` or HotpotQA's column ``context``).
 """
@@ -15,6 +15,7 @@ import pytest
 
 from rankrag_lite.data import sources as S
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats import hub as hub_module
 
 D = Path(__file__).parent / "fixtures" / "blend_data"
 
@@ -169,7 +170,7 @@ def hub(monkeypatch, tmp_path):
                                    cache_dir=str(tmp_path / "hf-cache"))
         return [dict(r) for r in ds]
 
-    monkeypatch.setattr(S, "hub_rows", fake)
+    monkeypatch.setattr(hub_module, "hub_rows", fake)
 
     def add(name, rows, split="train", config=None):
         p = tmp_path / f"{len(files)}.jsonl"

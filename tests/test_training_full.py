@@ -48,6 +48,7 @@ def test_full_finetune_trains_every_weight(tmp_path, tiny_model_path, tiny_recip
     from rankrag_lite.modeling.loading import load_model
     from rankrag_lite.ranking.scorer import PTrueScorer
 
-    model, tok = load_model(str(out / "merged"), device="cpu")
-    p = PTrueScorer(model, tok).score([("who wrote hamlet?", "Hamlet is a tragedy by William Shakespeare.")])
-    assert 0.0 < p[0] < 1.0
+    pair = [("who wrote hamlet?", "Hamlet is a tragedy by William Shakespeare.")]
+    trained = PTrueScorer(*load_model(str(out / "merged"), device="cpu"), calibration=None).score(pair)[0]
+    base = PTrueScorer(*load_model(tiny_model_path, device="cpu"), calibration=None).score(pair)[0]
+    assert abs(trained - base) > 1e-6  # the folder holds the trained weights, not the base model's

@@ -1,7 +1,8 @@
 """Typer CLI ``rankrag-lite``: thin wrappers that parse options and call the library.
 
 Each area registers its commands from its own module; errors of type
-:class:`~rankrag_lite.errors.RankragError` become one line on stderr and exit code 2.
+:class:`~rankrag_lite.errors.RankragError`, OS-level errors and usage errors become one line on
+stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import sys
 
 import typer
-
-from rankrag_lite.errors import RankragError
 
 app = typer.Typer(
     name="rankrag-lite",
@@ -22,9 +21,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from rankrag_lite.cli import blend_cmd, calibrate_cmd, eval_cmd, infer_cmd, retrieval_cmd, train_cmd
+    from rankrag_lite.cli import (blend_cmd, calibrate_cmd, eval_cmd, export_cmd, infer_cmd, label_cmd,
+                                  retrieval_cmd, train_cmd)
 
-    for mod in (blend_cmd, retrieval_cmd, train_cmd, infer_cmd, eval_cmd, calibrate_cmd):
+    for mod in (blend_cmd, label_cmd, retrieval_cmd, train_cmd, infer_cmd, eval_cmd, calibrate_cmd, export_cmd):
         mod.register(app)
 
 
@@ -32,11 +32,11 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        app(args=argv, standalone_mode=True)
-    except RankragError as e:
-        typer.secho(f"error: {e}", err=True, fg="red")
-        sys.exit(2)
+    """The ``rankrag-lite`` command: every error is one ``error:`` line (usage errors too, exit 2),
+    SIGINT / SIGTERM one line (exit 130 / 143); see :mod:`rankrag_lite.cli.common`."""
+    from rankrag_lite.cli.common import run_app
+
+    sys.exit(run_app(app, argv))
 
 
 if __name__ == "__main__":  # pragma: no cover

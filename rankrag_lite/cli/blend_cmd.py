@@ -21,10 +21,17 @@ def register(app: typer.Typer) -> None:
         data_root: Optional[Path] = typer.Option(
             None, "--data-root", help="Folder the recipe's data paths are relative to (e.g. ../shared/data)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Override the recipe's seed."),
+        size: Optional[int] = typer.Option(
+            None, "--size", min=1,
+            help="Examples in blend.jsonl, overriding the recipe's blend.size (the part files keep every example)."),
         exclude: Optional[list[str]] = typer.Option(
             None, "--exclude",
             help="Evaluation file whose questions are removed from the blend (normalised match); repeatable. "
                  "Any QA or ranking format: JSONL/TSV/JSON QA files, TREC topics, BEIR folders."),
+        labels: Optional[Path] = typer.Option(
+            None, "--labels",
+            help="Judged pairs (rankrag-lite label output) instead of the recipe's blend.judge.labels; the "
+                 "thresholds come from blend.judge."),
         check: bool = typer.Option(
             False, "--check",
             help="Check the recipe instead of building: load the first --check-rows records of every source "
@@ -49,10 +56,14 @@ def register(app: typer.Typer) -> None:
         from rankrag_lite.io import output_lock
 
         with output_lock(out):
-            manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []))
+            manifest = build_blend(recipe, out, data_root=data_root, seed=seed, exclude=list(exclude or []),
+                                   size=size, labels=labels)
         console.print(f"blend: {manifest['blend']['count']} examples -> {out / 'blend.jsonl'} "
                       f"(in the blend / in the part file: {blend_counts(manifest)}; "
                       f"excluded questions removed: {manifest['exclude']['removed']})")
+        if "judge" in manifest:
+            counts = ", ".join(f"{k} {v}" for k, v in manifest["judge"]["counts"].items())
+            console.print(f"blend: judge labels {manifest['judge']['labels']}: {counts}")
 
 
 def blend_counts(manifest: dict) -> str:

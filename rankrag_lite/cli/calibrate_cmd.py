@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, ray_options
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,11 @@ def calibrate_cmd(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Reliability diagram PNG of the held-out split (default: --out with .png)."),
     scores: Optional[Path] = typer.Option(None, "--scores", help="Also write every pair's raw and calibrated score (JSONL)."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49); the fit is for NF4 scores only."),
+    ray: Optional[str] = RAY,
+    ray_actors: int = RAY_ACTORS,
+    ray_gpus: float = RAY_GPUS,
+    ray_cpus: float = RAY_CPUS,
+    shard_passages: int = SHARD_PASSAGES,
 ) -> None:
     """Fit P(True) calibration on half of a dev set; report ECE / Brier before and after on the other half."""
     import json
@@ -53,7 +58,14 @@ def calibrate_cmd(
         from rankrag_lite.errors import RankragError
 
         raise RankragError(f"{data}: the fitting split needs both relevant and non-relevant passages")
-    scorer = _load(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
+    on_ray = ray_options(ray, ray_actors, ray_gpus, ray_cpus)
+    if on_ray is not None:
+        from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec, work_dir
+
+        scorer = RayScorer(ScorerSpec(model, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
+                                      calibration=None), on_ray, shard_passages=shard_passages, work=work_dir(out))
+    else:
+        scorer = _load(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
     log(f"scoring {len(rows):,} pairs of {len({r['qid'] for r in rows})} questions")
     cal, raw = C.calibrate_pairs(scorer, rows, model=model, fingerprint=C.model_fingerprint(resolve_model(model)),
                                  data=str(data), n_bins=bins)

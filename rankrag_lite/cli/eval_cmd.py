@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, no_repeats,
+                                     ray_options)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +44,11 @@ def evaluate_cmd(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
     fuse: Optional[list[str]] = typer.Option(None, "--fuse", help="bm25 or bm25:W (repeatable): one more row per model, MODEL+bm25:W, its P(True) fused with the first-stage BM25 score (the run's own scores, else BM25 over the candidates); report it as fusion, not as the model."),
     significance: Optional[str] = typer.Option(None, "--significance", help="A row's name (bm25, given, a model's label, MODEL+bm25:W): every other row is compared with it question by question (paired randomization test, ranx): difference, p-value, wins / losses."),
+    ray: Optional[str] = RAY,
+    ray_actors: int = RAY_ACTORS,
+    ray_gpus: float = RAY_GPUS,
+    ray_cpus: float = RAY_CPUS,
+    shard_passages: int = SHARD_PASSAGES,
 ) -> None:
     """Compare rankers (Recall@k, answer recall, MRR@10, nDCG@10 via ranx) and answers (EM/F1/Acc)."""
     from rankrag_lite.modeling.quant import check_4bit
@@ -63,14 +69,16 @@ def evaluate_cmd(
         ks = [int(x) for x in _split_list(k)]
     except ValueError:
         raise RankragError(f"--k takes integers, got {k}") from None
+    no_repeats(model, "--model")
     runs = {}
-    for spec in run or []:
+    for spec in no_repeats(run, "--run"):
         if "=" not in spec:
-            p = Path(spec)
-            runs[p.stem] = spec
+            name, path = Path(spec).stem, spec
         else:
             name, path = spec.split("=", 1)
-            runs[name] = path
+        if name in runs or path in runs.values():
+            raise RankragError(f"--run {spec}: its name or file is already given by another --run")
+        runs[name] = path
     for name, path in runs.items():
         if not Path(path).exists():
             raise RankragError(f"run file not found: {path}")
@@ -83,7 +91,8 @@ def evaluate_cmd(
                            runs=runs, ks=ks, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
                            answer=answer, answer_from=_split_list(answer_from) if answer_from else None,
                            answer_k=answer_k, answer_model=answer_model, max_new_tokens=max_new_tokens,
-                           seed=seed, fuse=fusions, significance=significance)
+                           seed=seed, fuse=fusions, significance=significance,
+                           ray=ray_options(ray, ray_actors, ray_gpus, ray_cpus), shard_passages=shard_passages)
     from rankrag_lite.evaluation.report import markdown
 
     console.print(markdown(summary))

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, check_paths, guard,
+                                     ray_options)
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.ranking.fusion import parse_fuse
 
@@ -64,6 +65,11 @@ def rerank_cmd(
     fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Keep only passages whose calibrated P(relevant) is at least P (0-1); needs a calibration (rankrag-lite calibrate)."),
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration JSON to apply (default: calibration.json beside the model, when present)."),
+    ray: Optional[str] = RAY,
+    ray_actors: int = RAY_ACTORS,
+    ray_gpus: float = RAY_GPUS,
+    ray_cpus: float = RAY_CPUS,
+    shard_passages: int = SHARD_PASSAGES,
 ) -> None:
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
@@ -73,14 +79,23 @@ def rerank_cmd(
     from rankrag_lite.modeling.loading import check_max_length
 
     fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
-    with output_lock(out), output_lock(run or out.with_suffix(".trec")):
+    on_ray = ray_options(ray, ray_actors, ray_gpus, ray_cpus)
+    run = run or out.with_suffix(".trec")
+    check_paths({"input": input, "out": out, "run": run})  # the default --run too (a TREC input's name)
+    with output_lock(out), output_lock(run):
         n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
-        m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
-        m = m.with_settings(max_length=check_max_length(m.model, max_length))
-        check_min_score(m.scorer, min_score)
-        res = rerank_file(m.scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
-                          top_k=top_k, tag=tag,
-                          meta={"model": model, "score": score, "calibrated": m.scorer.calibrated},
+        if on_ray is not None:
+            from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec
+
+            scorer = RayScorer(ScorerSpec(model, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
+                                          max_length=max_length, calibration=cal), on_ray)
+        else:
+            m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
+            scorer = m.with_settings(max_length=check_max_length(m.model, max_length)).scorer
+        check_min_score(scorer, min_score)
+        res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
+                          top_k=top_k, tag=tag, chunk_passages=shard_passages,
+                          meta={"model": model, "score": score, "calibrated": scorer.calibrated},
                           fusion=fusion, min_score=min_score)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
@@ -129,7 +144,8 @@ def answer_cmd(
 def rag_cmd(
     index: Path = typer.Option(..., "--index", help="BM25 index folder (rankrag-lite index)."),
     model: str = typer.Option(..., "--model", help="Model that ranks and answers (loaded once)."),
-    questions: Path = typer.Option(..., "--questions", help="Questions: NQ-open JSONL, DPR TSV, topics TSV, ... (answers optional)."),
+    questions: str = typer.Option(..., "--questions", help="Questions: NQ-open JSONL, DPR TSV, topics TSV, ... or a hub dataset name (answers optional)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split of a hub dataset --questions (default: train)."),
     out: Path = typer.Option(..., "--out", help="Output folder: candidates, reranked, answers, summary."),
     n: int = typer.Option(100, "--n", help="Passages retrieved per question (the paper: 100)."),
     k: int = typer.Option(5, "--k", help="Passages the answer reads (the paper: 5)."),
@@ -153,7 +169,7 @@ def rag_cmd(
 
     fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, abstain, "--abstain", calibration)
     with output_lock(out):
-        summary = rag(index, model, questions, out, n=n, k=k, limit=limit, batch_size=batch_size, score=score,
+        summary = rag(index, model, questions, out, n=n, k=k, split=split, limit=limit, batch_size=batch_size, score=score,
                       max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion,
                       abstain=abstain, abstain_text=abstain_text, calibration=cal)
     log(f"wrote {out}/candidates.jsonl, bm25.trec, reranked.jsonl, reranked.trec, answers.jsonl, summary.json")

@@ -18,20 +18,24 @@ def register(app: typer.Typer) -> None:
 
 @guard
 def index_cmd(
-    corpus: Path = typer.Option(..., "--corpus", help="JSONL(.gz) of {id|_id, title, text}."),
+    corpus: str = typer.Option(
+        ..., "--corpus",
+        help="JSONL(.gz) of {id|_id, title, text}, or a hub dataset name (its passages, deduplicated: "
+             "e.g. rajpurkar/squad's paragraphs)."),
     out: Path = typer.Option(..., "--out", help="Index folder to write."),
     backend: str = typer.Option("bm25s", "--backend", help="bm25s (embedded) or pyserini (Lucene)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split of a hub dataset --corpus (default: train)."),
 ) -> None:
-    """Build a BM25 index (title + text) over a JSONL corpus."""
+    """Build a BM25 index (title + text) over a JSONL corpus or a hub dataset's passages."""
     from rankrag_lite.io import output_lock
     from rankrag_lite.progress import log
     from rankrag_lite.retrieval import build_index
     from rankrag_lite.retrieval.base import check_bm25_backend
-    from rankrag_lite.retrieval.files import read_corpus
+    from rankrag_lite.retrieval.files import read_corpus_source
 
     check_bm25_backend(backend)
     with output_lock(out):
-        docs = read_corpus(corpus, progress=True)
+        docs = read_corpus_source(corpus, split=split, progress=True)
         log(f"indexing {len(docs):,} documents with {backend}")
         index = build_index(docs, backend=backend, progress=True)
         index.save(out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import guard, on_interrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +24,13 @@ def register(app: typer.Typer) -> None:
         backend: str | None = typer.Option(None, "--backend", help="hf | unsloth | auto"),
         load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 base weights (QLoRA)."),
         method: str | None = typer.Option(None, "--method", help="lora (adapters; QLoRA with --load-in-4bit) or full (every weight; output in OUT/merged). Default: the recipe's finetune.method, else lora."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (steps, tokens per step, total "
+                                     "tokens, passes over the data, memory estimate) and the pre-flight "
+                                     "checks, without loading the model or writing anything."),
     ) -> None:
-        """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer."""
+        """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer (the plan is printed first)."""
+        on_interrupt("To continue, run the same command with --resume: it goes on from the last "
+                     f"checkpoint (every save_steps steps) kept beside {out}.")
         from rankrag_lite.config import load_recipe
         from rankrag_lite.training.finetune import finetune
         from rankrag_lite.training.recipe import stage_config
@@ -33,7 +38,7 @@ def register(app: typer.Typer) -> None:
         rec = load_recipe(recipe)
         cfg = stage_config(rec, stage, model=model, data=data, backend=backend, max_steps=max_steps,
                            load_in_4bit=True if load_in_4bit else None, method=method)
-        finetune(cfg, out, recipe_path=recipe, recipe=rec, resume=resume)
+        finetune(cfg, out, recipe_path=recipe, recipe=rec, resume=resume, dry_run=dry_run)
 
     @app.command("recipe-keys")
     def recipe_keys_cmd() -> None:
@@ -43,17 +48,29 @@ def register(app: typer.Typer) -> None:
         typer.echo(describe_keys(), nl=False)
 
     @app.command("merge")
-    @guard
+    @guard(may_hold_output=("run", "adapter"))  # merge RUN writes RUN/merged
     def merge_cmd(
-        adapter: Path = typer.Option(..., "--adapter", help="Adapter folder or finetune output folder."),
-        out: Path = typer.Option(..., "--out", help="Folder for the merged model + tokenizer."),
-        backend: str = typer.Option("hf", "--backend", help="hf | unsloth | auto: all merge with peft into the original 16/32-bit base (never NF4)."),
+        run: Path | None = typer.Argument(None, help="A finetune output folder: merges RUN/adapter into "
+                                          "RUN/merged (redoes a merge that failed after training)."),
+        adapter: Path | None = typer.Option(None, "--adapter", help="Adapter folder or finetune output folder."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for the merged model + tokenizer "
+                                        "(default with RUN: RUN/merged)."),
+        backend: str = typer.Option("hf", "--backend", help="hf | unsloth | auto: all fold the adapter into "
+                                    "the original 16/32-bit base, shard by shard (never NF4)."),
     ) -> None:
-        """Merge a LoRA adapter into its base model (16-bit on GPU, fp32 on CPU)."""
+        """Merge a LoRA adapter into its base's original weights (the base's dtype: bf16 for Llama 3),
+        streaming one safetensors shard at a time."""
+        from rankrag_lite.errors import RankragError
         from rankrag_lite.io import output_lock
         from rankrag_lite.progress import log
         from rankrag_lite.training.merge import merge_adapter
 
+        if (run is None) == (adapter is None):
+            raise RankragError("give a finetune output folder (rankrag-lite merge RUN) or --adapter, not both")
+        if out is None:
+            if run is None:
+                raise RankragError("--adapter needs --out (or give a finetune output folder: merge RUN)")
+            out = run / "merged"
         with output_lock(out):
-            merge_adapter(adapter, out, backend=backend)
+            merge_adapter(run or adapter, out, backend=backend)
         log(f"merged model in {out}")

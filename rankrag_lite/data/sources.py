@@ -12,39 +12,9 @@ Public API (every later stage calls these):
 otherwise a hub dataset name, read through ``datasets.load_dataset(name, config, split=split)``.
 Hub records and local records go through the same record converters.
 
-Formats (``fmt``; sniffed from the extension and the first record when not given):
-
-==================  =============================================================================
-``nq-open``         JSONL ``{question, answer[]}`` (also ``answers``; WebQuestions hub rows)
-``ctxs``            NQ-oracle / DPR retriever JSONL ``{question, answers, ctxs[{title, text,
-                    hasanswer, isgold}]}``; a passage is gold when ``isgold`` (else ``hasanswer``)
-``squad``           SQuAD JSON ``{data[{title, paragraphs[{context, qas[...]}]}]}`` or flat hub rows
-                    ``{id, title, context, question, answers{text[]}}``; the context is gold
-``dpr-tsv``         ``question<TAB>python-list-of-answers`` (csv + ``ast.literal_eval``); a file
-                    named ``.tsv`` whose lines are JSON is read as ``nq-open`` instead
-``topics``          TREC topics ``qid<TAB>query`` (questions only, no answers)
-``hotpotqa``        HotpotQA original JSON / distractor JSONL (``context`` + ``supporting_facts``,
-                    list or hub column layout); also 2WikiMultihopQA in its original layout
-``musique``         MuSiQue ``{paragraphs[{title, paragraph_text, is_supporting}], answer,
-                    answer_aliases}``
-``passages``        normalised multi-hop JSONL ``{question, answers, passages[{title, text, is_gold}]}``
-                    (the 2Wiki distractor file)
-``chatqa``          ChatQA training rows ``{messages, document, answers}`` (context-rich QA)
-``beir``            BEIR folder: ``corpus.jsonl(.gz)``, ``queries.jsonl`` or ``queries_{split}.jsonl``,
-                    qrels ``qrels/{split}.tsv`` or ``{split}.tsv``
-``qpn``             ``{query, pos[], neg[]}`` JSONL (MS MARCO / FlagEmbedding style)
-``msmarco``         hub ``microsoft/ms_marco`` rows ``{query, passages{is_selected[], passage_text[]}}``
-``rankllm``         rank_llm retrieve results ``[{query, hits[{content, qid, docid}]}]``: queries only, or,
-                    with TREC ``qrels`` (:func:`load_ranking`), ranking items: hits judged at least
-                    ``min_grade`` are positives, hits judged 0 negatives, unjudged hits unused
-``climate-fever``   ``{claim, evidences[{evidence, article, evidence_label}]}``: evidence labelled
-                    SUPPORTS or REFUTES is relevant (positive), NOT_ENOUGH_INFO is not (negative).
-                    The claim's own label (incl. DISPUTED) is not used: relevance, not truth
-``chat``            ``{messages[{role, content}]}`` JSONL
-``dolly``           ``{instruction, context, response}`` (databricks-dolly-15k)
-``corpus``          ``{_id|id, title, text}`` JSONL, a list of ``{title, text}``, or HotpotQA's
-                    ``{title: [sentences]}`` corpus JSON
-==================  =============================================================================
+Formats (``fmt``; sniffed from the extension and the first record when not given): the source formats
+of :data:`rankrag_lite.formats.registry.FORMATS`, listed with what each holds in ``docs/formats.md``
+(generated from the registry; any of a format's names is accepted, e.g. ``trec-dl`` for ``rankllm``).
 
 Each format is read in one place, its family's module in :mod:`rankrag_lite.formats` (the registry
 there says which formats hold QA, ranking, chat and corpus records); this module opens the source
@@ -64,90 +34,13 @@ from pathlib import Path
 from rankrag_lite.data.schemas import ChatItem, QAItem, RankingItem
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats import (CHAT_FORMATS, CORPUS_FORMATS, FORMATS, QA_FORMATS, RANKING_FORMATS, READERS,
-                                  Records, reader, sniff_record)
+                                  SOURCE_FORMATS, Records, reader, sniff_record, stage_format)
+from rankrag_lite.formats import hub
 from rankrag_lite.formats.sniff import sniff_path
 
-_LOCAL_EXTS = (".json", ".jsonl", ".tsv", ".txt", ".csv", ".gz")
-
-
 # --------------------------------------------------------------------------------------------------
-# reading raw records (local files or hub)
+# reading raw records (local files or hub: rankrag_lite.formats.hub)
 # --------------------------------------------------------------------------------------------------
-
-
-def is_local(source: str) -> bool:
-    """A source is a local path if it exists or looks like a file name (known extension, ./, /)."""
-    s = str(source)
-    if os.path.exists(s):
-        return True
-    return s.startswith((".", "/", "~")) or s.lower().endswith(_LOCAL_EXTS) or os.sep + os.sep in s
-
-
-#: environment variable naming a folder that mirrors hub dataset repositories (``{folder}/{owner}/{name}``,
-#: with the repository's own files and README configs): a hub name found there is loaded from it, through
-#: the same ``datasets.load_dataset`` call (offline mirrors; the tests' hub layouts).
-HUB_MIRROR_ENV = "RANKRAG_LITE_HUB_MIRROR"
-
-
-def hub_location(name: str) -> str:
-    """What ``datasets.load_dataset`` gets for a hub name: the name, or its folder in the mirror."""
-    mirror = os.environ.get(HUB_MIRROR_ENV)
-    if mirror:
-        local = Path(os.path.expanduser(mirror)) / name
-        if local.is_dir():
-            return str(local)
-    return name
-
-
-def _hub_label(name: str, config: str | None, split: str | None, data_files) -> str:
-    extra = f" ({config})" if config else ""
-    if data_files:
-        extra += f" files {data_files if isinstance(data_files, str) else list(data_files)!r}"
-    return f"hub dataset {name!r}{extra} split {split or 'train'!r}"
-
-
-def hub_rows(name: str, split: str | None = None, config: str | None = None, data_files=None,
-             streaming: bool = False) -> Iterable[dict]:
-    """Rows of a hub dataset as plain dicts: ``datasets.load_dataset(name, config, split=...,
-    data_files=..., streaming=...)``. ``streaming`` yields rows lazily (the first rows of a large split
-    without downloading all of it: MS MARCO train is 1.7 GB); otherwise the split is loaded whole."""
-    try:
-        import datasets
-    except ImportError as e:  # pragma: no cover
-        raise RankragError("loading a hub dataset needs the 'datasets' package") from e
-    label = _hub_label(name, config, split, data_files)
-
-    def fail(e: Exception):
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return RankragError(f"cannot load {label}: {msg}")
-
-    kwargs = {"split": split or "train", "streaming": streaming}
-    if data_files:
-        kwargs["data_files"] = data_files
-    try:
-        ds = datasets.load_dataset(hub_location(name), config, **kwargs)
-    except Exception as e:  # noqa: BLE001  (network, unknown name, ...: one line, the cause chained)
-        raise fail(e) from e
-    if not streaming:
-        return [dict(r) for r in ds]
-
-    def lazy():
-        it = iter(ds)
-        while True:
-            try:
-                row = next(it)
-            except StopIteration:
-                return
-            except Exception as e:  # noqa: BLE001  (a broken file or connection mid-stream)
-                raise fail(e) from e
-            yield dict(row)
-
-    return lazy()
-
-
-def hub_records(name: str, split: str | None = None, config: str | None = None, data_files=None) -> list[dict]:
-    """All rows of a hub dataset split as plain dicts (:func:`hub_rows` without streaming)."""
-    return list(hub_rows(name, split=split, config=config, data_files=data_files))
 
 
 def _open(source: str, fmt: str | None, split: str | None, config: str | None = None, data_files=None,
@@ -155,10 +48,11 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     """Raw records of a source and their format (given, or sniffed by :mod:`rankrag_lite.formats.sniff`).
     For a hub source, ``data_files`` goes to ``load_dataset`` and ``stream`` reads rows lazily (a loader
     with a limit stops reading once it has enough)."""
-    if fmt is not None and fmt not in FORMATS:
-        raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(FORMATS)}")
+    fmt = stage_format("sources", fmt) if fmt is not None else None
+    if fmt is not None and fmt not in SOURCE_FORMATS:
+        raise RankragError(f"unknown format {fmt!r} for {source}; choose one of {list(SOURCE_FORMATS)}")
     source = str(source)
-    if is_local(source):
+    if hub.is_local(source):
         path = Path(os.path.expanduser(source))
         if not path.exists():
             raise RankragError(f"file not found: {path}")
@@ -173,15 +67,15 @@ def _open(source: str, fmt: str | None, split: str | None, config: str | None = 
     # hub
     if fmt == "beir":
         return Records(source, "beir", None, split=split, config=config, hub=True)
-    records = hub_rows(source, split=split, config=config, data_files=data_files, streaming=stream)
+    records = hub.hub_rows(source, split=split, config=config, data_files=data_files, streaming=stream)
     if fmt is None:
         it = iter(records)
         first = next(it, None)
         fmt = sniff_record(first) if first is not None else None
         if fmt is None:
             if first is None:
-                raise RankragError(f"{_hub_label(source, config, split, data_files)}: no rows")
-            raise RankragError(f"{_hub_label(source, config, split, data_files)}: cannot tell the format of "
+                raise RankragError(f"{hub.hub_label(source, config, split, data_files)}: no rows")
+            raise RankragError(f"{hub.hub_label(source, config, split, data_files)}: cannot tell the format of "
                                f"its rows (fields {sorted(first)[:8]}); pass a format")
         records = itertools.chain([first], it)
     return Records(source, fmt, records, split=split, config=config, hub=True)
@@ -268,7 +162,6 @@ def load_questions(source: str, fmt: str | None = None, split: str | None = None
     raise RankragError(f"{raw.where}: format {raw.fmt!r} holds no questions")
 
 __all__ = [
-    "FORMATS", "QA_FORMATS", "RANKING_FORMATS", "CHAT_FORMATS", "CORPUS_FORMATS", "load_qa", "load_ranking",
-    "load_chat", "load_corpus", "load_questions", "hub_records", "hub_rows", "hub_location", "HUB_MIRROR_ENV",
-    "sniff_record", "is_local",
+    "FORMATS", "SOURCE_FORMATS", "QA_FORMATS", "RANKING_FORMATS", "CHAT_FORMATS", "CORPUS_FORMATS", "load_qa", "load_ranking",
+    "load_chat", "load_corpus", "load_questions", "sniff_record",
 ]

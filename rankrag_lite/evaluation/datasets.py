@@ -1,24 +1,11 @@
 """Evaluation sets: each question with its candidate passages and gold labels.
 
 :func:`load_eval_set` reads the evaluation formats of ``../shared/data`` into an :class:`EvalSet`:
-
-=============  ===================================================================================
-``passages``   multi-hop distractor JSONL ``{question, answers, passages[{title, text, is_gold}]}``
-               (2WikiMultihopQA dev): 10 candidates, gold = ``is_gold``, no first-stage order
-``hotpotqa``   HotpotQA distractor (``context`` + ``supporting_facts``): gold = supporting titles,
-               no first-stage order (also ``musique``: ``is_supporting``)
-``trec-dl``    TREC DL: rank_llm BM25 top-100 JSON ``[{query, hits[{docid, content, score}]}]`` +
-               graded qrels (``qrels`` option, default ``qrels.txt`` beside the JSON); the given
-               order is BM25's (DL19: nDCG@10 0.506); binary metrics count grade >= 2 as relevant
-``beir``       BEIR folder (``corpus.jsonl(.gz)``, ``queries_{split}.jsonl``, ``{split}.tsv``):
-               BM25 (``bm25s``, Lucene parameters) over the corpus gives the top-``depth`` candidates
-``qa``         questions + answers (NQ-open JSONL, DPR TSV, ...; anything ``load_qa`` reads) + a
-               ``corpus``: BM25 top-``depth`` over it; gold = a passage contains an answer
-               (DPR ``has_answer``), i.e. Recall@k is answer recall
-``candidates`` candidates JSONL ``{qid, question, passages[{pid, title, text, is_gold?}], answers?}``
-               (``rankrag-lite retrieve`` output) with optional ``qrels``; the given order is kept
-``ctxs``       DPR retriever JSONL ``{question, answers, ctxs}`` (given order = the retriever's)
-=============  ===================================================================================
+the ``evaluate`` formats of :data:`rankrag_lite.formats.registry.FORMATS` (``passages``, ``hotpotqa``,
+``musique``: distractor sets without a first-stage order; ``trec-dl``: rank_llm JSON + graded qrels,
+binary metrics count grade >= 2; ``beir`` and ``qa``: BM25 top-``depth`` over the corpus;
+``candidates`` and ``ctxs``: the given order), each described in ``docs/formats.md`` (generated from
+the registry).
 
 Answer recall (a top-k passage contains an answer, DPR ``has_answer``) is computed wherever the
 questions have answers; Recall@k against gold labels wherever gold labels exist.
@@ -36,9 +23,11 @@ from pathlib import Path
 
 from rankrag_lite.answers import has_answer
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.registry import stage_format, stage_formats
 from rankrag_lite.formats.sniff import sniff_eval as sniff_format
 
-EVAL_FORMATS = ("auto", "passages", "hotpotqa", "musique", "trec-dl", "beir", "qa", "candidates", "ctxs")
+#: the names ``evaluate --format`` takes: the registry's ``evaluate`` formats (docs/formats.md)
+EVAL_FORMATS = ("auto",) + stage_formats("evaluate")
 _DISTRACTOR = ("passages", "hotpotqa", "musique")
 
 
@@ -112,11 +101,10 @@ def _existing_qrels(qrels: str) -> str:
 
 
 def _check_unique_qids(items: list[EvalItem], where: str) -> None:
-    seen = set()
-    for it in items:
-        if it.qid in seen:
-            raise RankragError(f"{where}: duplicate question id {it.qid!r}")
-        seen.add(it.qid)
+    from rankrag_lite.formats.fields import unique_ids
+
+    for _ in unique_ids(items, where, key=lambda it: it.qid):
+        pass
 
 
 def _bm25_first_stage(qa: list[tuple[str, str, list[str]]], docs: list[dict], depth: int,
@@ -134,6 +122,7 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
                   corpus: str | None = None, split: str = "test", depth: int = 100,
                   limit: int | None = None, backend: str = "bm25s") -> EvalSet:
     """Read an evaluation set (see the module docstring for the formats)."""
+    fmt = stage_format("evaluate", fmt)  # any name of the format (rankllm: trec-dl)
     if fmt not in EVAL_FORMATS:
         raise RankragError(f"unknown evaluation format {fmt!r}; choose one of {list(EVAL_FORMATS)}")
     if limit is not None and limit < 1:
@@ -159,7 +148,8 @@ def load_eval_set(source: str | os.PathLike, fmt: str = "auto", *, qrels: str | 
 
 
 def _load(path: Path, fmt: str, qrels, corpus, split, depth, limit, backend) -> EvalSet:
-    from rankrag_lite.formats.trec import iter_candidates, read_qrels
+    from rankrag_lite.formats.candidates import iter_candidates
+    from rankrag_lite.formats.trec import read_qrels
 
     name = path.name
     notes: list[str] = []

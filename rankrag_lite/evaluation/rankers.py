@@ -117,24 +117,49 @@ def minilm_path() -> Path:
     return path
 
 
+class MiniLM:
+    """all-MiniLM-L6-v2 cosine similarity of (question, passage) pairs: the ``minilm`` ranker, and a
+    judge of ``rankrag-lite label``. The passage is encoded as ``title. text``."""
+
+    def __init__(self, batch_size: int = 64, device: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from e
+        self.model = SentenceTransformer(str(minilm_path()), device=device or "cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]):
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+
+    @staticmethod
+    def passage_text(p: dict) -> str:
+        return f"{p['title']}. {p['text']}" if p.get("title") else p["text"]
+
+    def score_pairs(self, pairs: Sequence[tuple[str, dict]]) -> list[float]:
+        """Cosine of each ``(question, {title, text})`` pair (each distinct question encoded once)."""
+        import numpy as np
+
+        questions = list(dict.fromkeys(q for q, _ in pairs))
+        q_emb = dict(zip(questions, self.encode(questions))) if questions else {}
+        p_emb = self.encode([self.passage_text(p) for _, p in pairs]) if pairs else []
+        return [float(np.dot(e, q_emb[q])) for (q, _), e in zip(pairs, p_emb)]
+
+
 def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) -> Ranking:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        raise RankragError("the minilm ranker needs sentence-transformers: pip install 'rankrag-lite[dense]'") from e
     import numpy as np
 
-    model = SentenceTransformer(str(minilm_path()), device=device or "cpu")
+    minilm = MiniLM(batch_size=batch_size, device=device)
     texts, spans, questions = [], [], []
     for it in es.items:
         start = len(texts)
-        texts.extend(f"{p['title']}. {p['text']}" if p.get("title") else p["text"] for p in it.passages)
+        texts.extend(minilm.passage_text(p) for p in it.passages)
         spans.append((start, len(texts)))
         questions.append(it.question)
-    kw = dict(batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    q_emb = model.encode(questions, **kw)
-    p_emb = model.encode(texts, **kw)
+    q_emb = minilm.encode(questions)
+    p_emb = minilm.encode(texts)
     scores = {}
     for it, (a, b), q in zip(es.items, spans, q_emb):
         scores[it.qid] = list(np.asarray(p_emb[a:b]) @ np.asarray(q))
@@ -142,19 +167,17 @@ def rank_minilm(es: EvalSet, batch_size: int = 64, device: str | None = None) ->
 
 
 def rank_model(es: EvalSet, scorer, name: str, progress: bool = True) -> Ranking:
-    """P("True") of a model for every (question, candidate) pair."""
+    """P("True") of a model for every (question, candidate) pair (``scorer``: a PTrueScorer, or a
+    :class:`~rankrag_lite.ranking.distributed.RayScorer`)."""
     from rankrag_lite.progress import make_progress
 
-    seqs, where = [], []
-    for it in es.items:
-        for p in it.passages:
-            seqs.append(scorer.encode_pair(it.question, p))
-            where.append(it.qid)
+    pairs = [(it.question, p) for it in es.items for p in it.passages]
+    where = [it.qid for it in es.items for _ in it.passages]
     with make_progress() as bar:
-        task = bar.add_task(f"Scoring ({name})", total=len(seqs), info="passages")
+        task = bar.add_task(f"Scoring ({name})", total=len(pairs), info="passages")
         if not progress:
             bar.update(task, visible=False)
-        flat = scorer.score_encoded(seqs, on_batch=lambda k: bar.advance(task, k))
+        flat = scorer.score(pairs, on_batch=lambda k: bar.advance(task, k))
     scores: dict[str, list[float]] = {it.qid: [] for it in es.items}
     for qid, s in zip(where, flat):
         scores[qid].append(s)
@@ -165,7 +188,8 @@ def rank_from_file(es: EvalSet, path: str | os.PathLike, name: str | None = None
     """A ranking from a TREC run or a reranked JSONL; candidates it does not list go last, in the
     given order. A question of the set missing from the file is an error."""
     from rankrag_lite.formats.sniff import is_candidates_file
-    from rankrag_lite.formats.trec import iter_candidates, read_trec_run
+    from rankrag_lite.formats.candidates import iter_candidates
+    from rankrag_lite.formats.trec import read_trec_run
 
     path = Path(path)
     if not path.exists():

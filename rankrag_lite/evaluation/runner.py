@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
              answer: bool | None = None, answer_from: Sequence[str] | None = None, answer_k: int = 5,
              answer_model: str | None = None, max_new_tokens: int = 32, seed: int = 0,
              loaded: dict | None = None, progress: bool = True, fuse: Sequence = (),
-             significance: str | None = None) -> dict:
+             significance: str | None = None, ray=None, shard_passages: int = 1024) -> dict:
     """Rank with every ranker, score with ranx, answer from the top-k; write the report folder.
 
     ``fuse``: :class:`~rankrag_lite.ranking.fusion.Fusion` settings; each model gains one more row per
@@ -70,6 +71,10 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     ``significance``: a ranker's row name (``bm25``, ``given``, a model's label, ...): every other row is
     compared with it question by question (:func:`~rankrag_lite.evaluation.metrics.compare_to`, a paired
     randomization test), written as ``significance`` in the summary and a table in the report.
+
+    ``ray``: :class:`~rankrag_lite.ranking.distributed.RayOptions`: the models' P(True) is scored on Ray
+    (shards of ``shard_passages`` pairs, kept in ``.OUT.ray/`` until the report is written, so that a
+    rerun resumes); answers are still generated here.
 
     ``loaded`` maps a model name to an already loaded :class:`~rankrag_lite.RankRAG` or
     ``(model, tokenizer)`` (tests, notebooks).
@@ -137,9 +142,16 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         rankings.append(r)
         names.add(r.name)
     model_names: dict[str, str] = {}
-    for m in models:
+    for i, m in enumerate(models):
         label = _unique(model_label(m), names)
-        rankings.append(rank_model(es, get_model(m).scorer, label, progress=progress))
+        if ray is not None and m not in loaded:
+            from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec, work_dir
+
+            scorer = RayScorer(ScorerSpec(m, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit),
+                               ray, shard_passages=shard_passages, work=work_dir(out_dir) / f"model-{i}")
+        else:
+            scorer = get_model(m).scorer
+        rankings.append(rank_model(es, scorer, label, progress=progress))
         names.add(label)
         model_names[label] = m
     if fuse and model_names:
@@ -243,4 +255,8 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
 
     with atomic_dir(out_dir) as tmp:
         write_report(Path(tmp), summary, per_question)
+    if ray is not None:  # the report is in place: the scored shards are no longer needed
+        from rankrag_lite.ranking.distributed import work_dir
+
+        shutil.rmtree(work_dir(out_dir), ignore_errors=True)
     return summary

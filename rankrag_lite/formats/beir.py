@@ -14,6 +14,7 @@ from rankrag_lite.data.schemas import Passage, QAItem, RankingItem
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats.corpus import corpus_docs, iter_corpus_file, query_pair, read_queries
 from rankrag_lite.formats.fields import Records, need
+from rankrag_lite.formats.hub import hub_records
 from rankrag_lite.formats.trec import read_qrels
 
 
@@ -51,8 +52,6 @@ def qrels_file(folder: Path, split: str) -> Path:
 def corpus(recs: Records) -> list[dict]:
     """All documents ``{id, title, text}``."""
     if recs.hub:
-        from rankrag_lite.data.sources import hub_records
-
         return list(corpus_docs(hub_records(recs.where, split="corpus", config="corpus"), f"{recs.where} (corpus)"))
     return list(iter_corpus_file(corpus_file(recs.folder)))
 
@@ -63,8 +62,6 @@ def queries_qrels(recs: Records) -> tuple[dict[str, str], dict[str, dict[str, in
     if not recs.hub:
         queries = dict(read_queries(queries_file(recs.folder, split)))
         return queries, read_qrels(qrels_file(recs.folder, split))
-    from rankrag_lite.data.sources import hub_records
-
     qwhere, rel_where = f"{recs.where} (queries)", f"{recs.where}-qrels ({split})"
     queries = dict(query_pair(r, qwhere, i) for i, r in enumerate(hub_records(recs.where, split="queries",
                                                                                config="queries")))

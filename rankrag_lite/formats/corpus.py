@@ -5,7 +5,7 @@
   :func:`iter_corpus_file`; :func:`read_corpus` reads one whole for BM25 indexing (strict: ids, text,
   no duplicates); HotpotQA's ``{title: [sentences]}`` corpus JSON (:func:`title_sentences_docs`).
 - queries ``qid<TAB>query`` (TREC topics) or JSONL ``{qid|id|_id|query_id, question|query|text}``
-  -> ``(qid, question)`` pairs (:func:`read_queries`; which of the two: :func:`~rankrag_lite.formats.sniff.is_tsv`).
+  -> ``(qid, question)`` pairs (:func:`read_queries`; which of the two: :func:`is_tsv`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.fields import unique_ids
 from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text
 
 DOC_ID_KEYS = ("_id", "id", "docid")
@@ -36,6 +37,33 @@ def tsv_rows(path: str | os.PathLike, quoted: bool = False) -> Iterator[tuple[in
         for row in reader:
             if any(cell.strip() for cell in row):
                 yield reader.line_num, row
+
+
+def base_name(path: Path) -> str:
+    """The lower-cased file name without a ``.gz`` suffix (what the format is told by)."""
+    return path.name.lower().removesuffix(".gz")
+
+
+def first_line(path: Path) -> str:
+    """The first non-blank line of a text file, stripped (``""``: none)."""
+    with open_text(path) as f:
+        for line in f:
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def is_tsv(path: str | os.PathLike) -> bool:
+    """A queries file is ``qid<TAB>query`` by name (``.tsv``/``.txt``), JSON by name (``.jsonl``/``.json``),
+    else by its first non-blank line (not ``{``: TSV)."""
+    path = Path(path)
+    base = base_name(path)
+    if base.endswith((".tsv", ".txt")):
+        return True
+    if base.endswith((".jsonl", ".json")):
+        return False
+    first = first_line(path)
+    return bool(first) and not first.startswith("{")
 
 
 # --- corpus ---------------------------------------------------------------------------------------
@@ -78,10 +106,40 @@ def title_sentences_docs(data: dict) -> list[dict]:
     return [{"id": k, "title": k, "text": "".join(v)} for k, v in data.items()]
 
 
+def normalize_docs(docs: Iterable[dict]) -> list[dict]:
+    """Validate documents into ``{id, title, text}`` (string) dicts; ``_id`` is accepted for ``id``.
+
+    A document without an id or without text, a duplicate id, or an empty corpus is a
+    :class:`RankragError`.
+    """
+    out: list[dict] = []
+    seen: set[str] = set()
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict):
+            raise RankragError(f"document {i + 1}: expected an object with id, title, text")
+        pid = d.get("id", d.get("_id"))
+        if pid is None or str(pid).strip() == "":
+            raise RankragError(f"document {i + 1}: no id")
+        pid = str(pid)
+        text = d.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise RankragError(f"document {pid!r}: no text")
+        title = d.get("title") or ""
+        if not isinstance(title, str):
+            raise RankragError(f"document {pid!r}: title is not a string")
+        if pid in seen:
+            raise RankragError(f"duplicate document id {pid!r}")
+        seen.add(pid)
+        out.append({"id": pid, "title": title, "text": text})
+    if not out:
+        raise RankragError("empty corpus: no documents to index")
+    return out
+
+
 def read_corpus(path: str | os.PathLike, progress: bool = False) -> list[dict]:
     """Documents of a JSONL corpus as ``{id, title, text}`` for indexing; an empty or malformed
     corpus (no id, no text, a duplicate id) is an error."""
-    from rankrag_lite.retrieval.base import maybe_track, normalize_docs
+    from rankrag_lite.progress import maybe_track
 
     path = Path(path)
     if not path.is_file():
@@ -126,19 +184,13 @@ def _jsonl_queries(path: Path) -> Iterator[tuple[str, str]]:
 def read_queries(path: str | os.PathLike) -> list[tuple[str, str]]:
     """``(qid, question)`` pairs from a JSONL or TSV file, in file order; no queries, a duplicate id
     or an empty question is an error."""
-    from rankrag_lite.formats.sniff import is_tsv
-
     path = Path(path)
     if not path.is_file():
         raise RankragError(f"queries file not found: {path}")
     pairs = list(_tsv_queries(path) if is_tsv(path) else _jsonl_queries(path))
     if not pairs:
         raise RankragError(f"{path}: no queries")
-    seen: set[str] = set()
-    for qid, question in pairs:
-        if qid in seen:
-            raise RankragError(f"{path}: duplicate query id {qid!r}")
-        seen.add(qid)
+    for qid, question in unique_ids(pairs, str(path), key=lambda pair: pair[0], what="query id"):
         if not question.strip():
             raise RankragError(f"{path}: query {qid!r} has no text")
     return pairs

@@ -4,8 +4,9 @@ Error messages name the source and the record counted from 1 (``FILE: record N .
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from rankrag_lite.data.schemas import Passage
 from rankrag_lite.errors import RankragError
@@ -26,6 +27,24 @@ class Records:
     def name(self) -> str:
         """The short name items carry as their ``source``."""
         return Path(self.where).name
+
+
+T = TypeVar("T")
+
+
+def unique_ids(items: Iterable[T], where: str, key: Callable[[T], str] = lambda r: r["qid"],
+               what: str = "question id") -> Iterator[T]:
+    """``items`` as they come, each id once: a repeated one is an error naming it (every command reads
+    questions through this rule: a repeated qid would repeat (qid, docid) lines in a TREC run, and
+    per-question metrics would count it twice)."""
+    seen: set[str] = set()
+    for n, item in enumerate(items, start=1):
+        qid = key(item)
+        if qid in seen:
+            raise RankragError(f"{where}: duplicate {what} {qid!r} (again in record {n}); each question "
+                               "must appear once")
+        seen.add(qid)
+        yield item
 
 
 def need(rec: dict, field: str, where: str, i: int):

@@ -95,7 +95,8 @@ _READERS = [
 
 #: format name -> reader, in the order formats are listed to users
 READERS: dict[str, Reader] = {r.name: r for r in _READERS}
-FORMATS = tuple(READERS)
+#: the formats a source loader (``data.sources``, blend sources) reads
+SOURCE_FORMATS = tuple(READERS)
 
 #: the order records are sniffed in: the first format whose sniffer accepts a record's keys wins
 #: (more specific layouts first: ChatQA before plain chat, rank_llm before ``passages`` ...)
@@ -116,7 +117,7 @@ _WHAT = {"qa": "QA items", "ranking": "ranking items", "chat": "chat items", "co
 def reader(fmt: str, kind: str, where: str) -> Callable[..., Iterator]:
     """The ``kind`` reader of ``fmt``; a format without one is an error naming ``where``."""
     if fmt not in READERS:
-        raise RankragError(f"unknown format {fmt!r} for {where}; choose one of {list(FORMATS)}")
+        raise RankragError(f"unknown format {fmt!r} for {where}; choose one of {list(SOURCE_FORMATS)}")
     read = getattr(READERS[fmt], kind)
     if read is None:
         raise RankragError(f"{where}: format {fmt!r} holds no {_WHAT[kind]} "
@@ -129,3 +130,118 @@ def sniff_record(rec) -> str | None:
     if not isinstance(rec, dict):
         return None
     return next((n for n in SNIFF_ORDER if READERS[n].sniff(rec)), None)
+
+
+# --------------------------------------------------------------------------------------------------
+# the format vocabulary: every name the kit takes, once (docs/formats.md is generated from it)
+# --------------------------------------------------------------------------------------------------
+
+#: who reads a format: the source loaders, ``rerank`` / ``answer`` inputs, ``evaluate`` sets
+STAGES = {
+    "sources": "source loaders (blend sources)",
+    "rerank": "``rerank`` / ``answer`` ``--input-format``",
+    "evaluate": "``evaluate --format``",
+}
+
+
+@dataclass(frozen=True)
+class Format:
+    """One format: its name, other names it is known by, what a file of it holds, who reads it, and
+    the name a stage spells it with where that is an alias (``evaluate`` says ``trec-dl``)."""
+
+    name: str
+    holds: str
+    stages: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    spelled: tuple[tuple[str, str], ...] = ()  # (stage, name the stage uses)
+
+    def name_in(self, stage: str) -> str:
+        return dict(self.spelled).get(stage, self.name)
+
+
+_S, _R, _E = ("sources",), ("rerank",), ("evaluate",)
+_FORMATS = [
+    Format("nq-open", "JSONL ``{question, answer[]}`` (also ``answers``; WebQuestions hub rows)", _S),
+    Format("ctxs", "NQ-oracle / DPR retriever JSONL ``{question, answers, ctxs[{title, text, hasanswer, isgold}]}``; "
+           "a passage is gold when ``isgold`` (else ``hasanswer``); to ``evaluate`` the given order is the "
+           "retriever's", _S + _E),
+    Format("squad", "SQuAD JSON ``{data[{title, paragraphs[{context, qas[...]}]}]}`` or flat hub rows "
+           "``{id, title, context, question, answers{text[]}}``; the context is gold", _S),
+    Format("dpr-tsv", "``question<TAB>python-list-of-answers`` (csv + ``ast.literal_eval``); a file named "
+           "``.tsv`` whose lines are JSON is read as ``nq-open`` instead", _S),
+    Format("topics", "TREC topics ``qid<TAB>query`` (questions only, no answers)", _S),
+    Format("hotpotqa", "HotpotQA original JSON / distractor JSONL (``context`` + ``supporting_facts``, list or hub "
+           "column layout); also 2WikiMultihopQA in its original layout; gold = supporting titles", _S + _E),
+    Format("musique", "MuSiQue ``{paragraphs[{title, paragraph_text, is_supporting}], answer, answer_aliases}``",
+           _S + _E),
+    Format("passages", "normalised multi-hop JSONL ``{question, answers, passages[{title, text, is_gold}]}`` "
+           "(the 2Wiki distractor file); no first-stage order", _S + _E),
+    Format("chatqa", "ChatQA training rows ``{messages, document, answers}`` (context-rich QA)", _S),
+    Format("beir", "BEIR folder: ``corpus.jsonl(.gz)``, ``queries.jsonl`` or ``queries_{split}.jsonl``, qrels "
+           "``qrels/{split}.tsv`` or ``{split}.tsv`` (or a hub BEIR dataset); ``evaluate`` ranks the corpus "
+           "with BM25 for the candidates", _S + _E),
+    Format("rankllm", "rank_llm retrieve results ``[{query, hits[{content, qid, docid, score}]}]`` (TREC DL's "
+           "``bm25_top100.json``): with TREC qrels (``load_ranking``, ``evaluate``: default ``qrels.txt`` beside "
+           "it) hits judged at least ``min_grade`` are positives, hits judged 0 negatives", _S + _R + _E,
+           aliases=("trec-dl",), spelled=(("evaluate", "trec-dl"),)),
+    Format("qpn", "``{query, pos[], neg[]}`` JSONL (MS MARCO / FlagEmbedding style)", _S),
+    Format("msmarco", "hub ``microsoft/ms_marco`` rows ``{query, passages{is_selected[], passage_text[]}}``", _S),
+    Format("climate-fever", "``{claim, evidences[{evidence, article, evidence_label}]}``: evidence labelled "
+           "SUPPORTS or REFUTES is relevant, NOT_ENOUGH_INFO is not (relevance, not truth)", _S),
+    Format("chat", "``{messages[{role, content}]}`` JSONL", _S),
+    Format("dolly", "``{instruction, context, response}`` (databricks-dolly-15k)", _S),
+    Format("corpus", "``{_id|id, title, text}`` JSONL, a list of ``{title, text}``, or HotpotQA's "
+           "``{title: [sentences]}`` corpus JSON", _S),
+    Format("candidates", "JSONL ``{qid, question, passages[{pid, title, text, score}]}`` best first (what "
+           "``retrieve`` writes; ``id``/``query``/``ctxs``/``content`` accepted); ``evaluate`` keeps the given "
+           "order and reads ``is_gold`` / ``answers`` where present, with optional ``qrels``", _R + _E),
+    Format("trec", "a TREC run ``qid Q0 pid rank score tag`` with ``--corpus`` (JSONL or BEIR folder) and "
+           "``--queries`` (TSV or JSONL)", _R),
+    Format("qa", "questions with answers (anything ``load_qa`` reads) + a ``corpus``: BM25 gives the candidates; "
+           "gold = a passage contains an answer (DPR ``has_answer``: Recall@k is answer recall)", _E),
+]
+assert [f.name for f in _FORMATS if "sources" in f.stages] == list(READERS)
+
+#: every format name the kit takes -> its :class:`Format` (aliases are looked up by :func:`stage_format`)
+FORMATS: dict[str, Format] = {f.name: f for f in _FORMATS}
+
+
+def stage_formats(stage: str) -> tuple[str, ...]:
+    """The format names a stage takes (its own spelling), in the registry's order."""
+    return tuple(f.name_in(stage) for f in _FORMATS if stage in f.stages)
+
+
+def stage_format(stage: str, name: str) -> str:
+    """The stage's name for a format given by any of its names (``trec-dl`` -> ``rankllm`` for the
+    source loaders and ``rerank``, ``rankllm`` -> ``trec-dl`` for ``evaluate``); an unknown name is
+    returned as it is (the caller's check names the choices)."""
+    for f in _FORMATS:
+        if stage in f.stages and (name == f.name or name in f.aliases):
+            return f.name_in(stage)
+    return name
+
+
+def _read_by(f: Format, stage: str) -> str:
+    if stage == "sources":  # the loaders its reader has
+        return ", ".join(f"``load_{k}``" for k in ("qa", "ranking", "chat", "corpus") if getattr(READERS[f.name], k))
+    return STAGES[stage] + (f" (as ``{f.name_in(stage)}``)" if f.name_in(stage) != f.name else "")
+
+
+def format_table() -> str:
+    """The Markdown table of every format (docs/formats.md)."""
+    rows = ["| format | also called | holds | read by |", "|---|---|---|---|"]
+    for f in _FORMATS:
+        by = "; ".join(_read_by(f, s) for s in f.stages)
+        holds = f.holds.replace("|", "\\|")  # a pipe inside a cell
+        rows.append(f"| ``{f.name}`` | {', '.join(f'``{a}``' for a in f.aliases)} | {holds} | {by} |")
+    return "\n".join(rows).replace("``", "`") + "\n"
+
+
+def formats_doc() -> str:
+    """The text of docs/formats.md."""
+    return ("# Formats\n\n"
+            "Every data format rankrag-lite reads, generated from `rankrag_lite.formats.registry.FORMATS` "
+            "(regenerate: `python -c \"from rankrag_lite.formats.registry import formats_doc; "
+            "print(formats_doc(), end='')\" > docs/formats.md`). `auto` (the default everywhere) tells the "
+            "format from the file's name, layout and first record (`rankrag_lite.formats.sniff`).\n\n"
+            + format_table())

@@ -6,7 +6,8 @@
   :func:`sniff_path` adds the record sniffer (:func:`~rankrag_lite.formats.registry.sniff_record`).
 - :func:`sniff_eval`: the ``rankrag-lite evaluate`` format of a file or folder.
 - :func:`sniff_candidates`: the ``rerank`` / ``answer`` input format (``candidates``, ``rankllm``, ``trec``).
-- :func:`is_tsv`: a queries file in ``qid<TAB>query`` form rather than JSONL.
+- (a queries file in ``qid<TAB>query`` form rather than JSONL is told by the queries reader itself:
+  :func:`rankrag_lite.formats.corpus.is_tsv`; the readers below this module import nothing from it.)
 - :func:`is_candidates_file`: a ranking given to ``evaluate --run`` as candidates JSONL (else a TREC run).
 """
 
@@ -16,31 +17,23 @@ import os
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.formats.corpus import title_sentences_docs, tsv_rows
-from rankrag_lite.formats.registry import FORMATS, sniff_record
-from rankrag_lite.formats.trec import INPUT_FORMATS, PID_KEYS
+from rankrag_lite.formats.corpus import base_name, first_line, title_sentences_docs, tsv_rows
+from rankrag_lite.formats.registry import SOURCE_FORMATS, sniff_record, stage_format, stage_formats
+from rankrag_lite.formats.trec import PID_KEYS
 from rankrag_lite.io import iter_jsonl, iter_jsonl_lines, open_text, read_json
 
 
-def _base(path: Path) -> str:
-    return path.name.lower().removesuffix(".gz")
-
-
-def _first_line(path: Path) -> str:
-    with open_text(path) as f:
-        for line in f:
-            if line.strip():
-                return line.strip()
-    return ""
+#: what ``rankrag-lite rerank`` / ``answer`` ``--input-format`` take (the registry's ``rerank`` formats)
+INPUT_FORMATS = ("auto",) + stage_formats("rerank")
 
 
 def read_local(path: Path) -> tuple[str | None, list[dict] | dict]:
     """(format the layout tells or None, raw records) of a local file."""
     if not path.exists():
         raise RankragError(f"file not found: {path}")
-    base = _base(path)
+    base = base_name(path)
     if base.endswith((".tsv", ".txt", ".csv")):
-        first = _first_line(path)
+        first = first_line(path)
         if first.startswith("{"):
             return None, list(iter_jsonl(path))
         cols = first.split("\t")
@@ -76,7 +69,7 @@ def sniff_path(path: Path, fmt: str | None = None) -> tuple[str, list[dict] | di
             if not records:
                 raise RankragError(f"{path}: no records")
             raise RankragError(f"{path}: cannot tell the format from the fields {sorted(records[0])[:8]}; "
-                               f"pass a format (one of {list(FORMATS)})")
+                               f"pass a format (one of {list(SOURCE_FORMATS)})")
     return fmt, records
 
 
@@ -94,7 +87,7 @@ def sniff_eval(source: str | os.PathLike) -> str:
     path = Path(source)
     if path.is_dir():
         return "beir"
-    base = _base(path)
+    base = base_name(path)
     if base.endswith(".json"):
         data = read_json(path)
         first = data[0] if isinstance(data, list) and data else None
@@ -133,13 +126,14 @@ def check_candidates_file(path: Path) -> None:
 def sniff_candidates(path: str | os.PathLike, fmt: str = "auto", corpus=None) -> str:
     """The ``rerank`` input format: ``fmt`` unless ``auto``; with a ``corpus`` a TREC run; by name
     ``.json`` rank_llm, else candidates JSONL (a run-like name without a corpus is an error)."""
+    fmt = stage_format("rerank", fmt)
     if fmt not in INPUT_FORMATS:
         raise RankragError(f"unknown input format {fmt!r}; choose one of {list(INPUT_FORMATS)}")
     if fmt != "auto":
         return fmt
     if corpus is not None:
         return "trec"
-    base = _base(Path(path))
+    base = base_name(Path(path))
     if base.endswith(".json"):
         return "rankllm"
     if base.endswith((".trec", ".run", ".txt", ".tsv")):
@@ -149,17 +143,4 @@ def sniff_candidates(path: str | os.PathLike, fmt: str = "auto", corpus=None) ->
 
 def is_candidates_file(path: str | os.PathLike) -> bool:
     """A ranking file for ``evaluate --run``: ``.jsonl`` is candidates JSONL, anything else a TREC run."""
-    return _base(Path(path)).endswith(".jsonl")
-
-
-def is_tsv(path: str | os.PathLike) -> bool:
-    """A queries file is ``qid<TAB>query`` by name (``.tsv``/``.txt``), JSON by name (``.jsonl``/``.json``),
-    else by its first non-blank line (not ``{``: TSV)."""
-    path = Path(path)
-    base = _base(path)
-    if base.endswith((".tsv", ".txt")):
-        return True
-    if base.endswith((".jsonl", ".json")):
-        return False
-    first = _first_line(path)
-    return bool(first) and not first.startswith("{")
+    return base_name(Path(path)).endswith(".jsonl")

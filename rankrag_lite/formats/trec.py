@@ -9,8 +9,10 @@
   checks one record, :func:`candidates_record` builds one from search hits.
 - rank_llm retrieve results ``[{query, hits: [{content, qid, docid, rank, score}]}]`` (the DL19
   ``bm25_top100.json``): :func:`rankllm_query` reads one record (also the ``rankllm`` source format).
-- :func:`iter_candidates` reads any of ``candidates``, ``rankllm`` or ``trec`` (a run + corpus +
-  queries) as normalised candidate records.
+
+Reading a ranking input in any of its formats (``candidates``, ``rankllm``, a ``trec`` run + corpus +
+queries) is :func:`rankrag_lite.formats.candidates.iter_candidates`, above this module (it needs the
+corpus and BEIR readers, which read qrels here).
 
 A passage without a ``pid`` gets ``{qid}-{position}`` (the id the QA loaders give such passages).
 Bad input is a one-line :class:`~rankrag_lite.errors.RankragError` naming the file (and line).
@@ -25,8 +27,6 @@ from pathlib import Path
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import iter_jsonl_lines, open_text, read_json
 
-#: what ``rankrag-lite rerank --input-format`` takes (``auto``: see :func:`rankrag_lite.formats.sniff.sniff_candidates`)
-INPUT_FORMATS = ("auto", "candidates", "rankllm", "trec")
 TEXT_KEYS = ("text", "content", "contents")
 PID_KEYS = ("pid", "id", "docid", "_id")
 _QRELS_HEADER = ("query-id", "query_id", "qid")
@@ -199,73 +199,10 @@ def rankllm_query(rec, where: str, i: int) -> dict:
     }
 
 
-def _rankllm_records(path: Path) -> Iterator[dict]:
+def rankllm_records(path: Path) -> Iterator[dict]:
+    """The records of a rank_llm JSON file (a list) as candidates records (:func:`rankllm_query`)."""
     data = read_json(path)
     if not isinstance(data, list):
         raise RankragError(f"{path}: expected a list of {{query, hits}} records (rank_llm format)")
     for i, rec in enumerate(data):
         yield rankllm_query(rec, str(path), i)
-
-
-def _corpus_subset(corpus, needed: set[str]) -> dict[str, dict]:
-    """The documents of ``corpus`` (a file, a BEIR folder, or a dict) whose ids are in ``needed``."""
-    if isinstance(corpus, dict):
-        return {k: v for k, v in corpus.items() if k in needed}
-    path = Path(corpus)
-    if path.is_dir():
-        from rankrag_lite.data.sources import load_corpus
-
-        return {d["id"]: d for d in load_corpus(str(path)) if d["id"] in needed}
-    from rankrag_lite.formats.corpus import iter_corpus_file
-
-    return {d["id"]: d for d in iter_corpus_file(path, wanted=needed)}
-
-
-def _trec_records(run: Path, corpus, queries) -> Iterator[dict]:
-    if corpus is None or queries is None:
-        raise RankragError("a TREC run needs --corpus and --queries")
-    if isinstance(queries, dict):
-        qtext = queries
-    else:
-        from rankrag_lite.formats.corpus import read_queries
-
-        qtext = dict(read_queries(queries))
-    needed: set[str] = set()
-    for _, hits in read_trec_run(run):
-        needed.update(pid for pid, _ in hits)
-    docs = _corpus_subset(corpus, needed)
-    missing = needed - docs.keys()
-    if missing:
-        some = ", ".join(sorted(missing)[:3])
-        raise RankragError(f"{run}: {len(missing)} passage(s) of the run are not in the corpus (e.g. {some})")
-    for qid, hits in read_trec_run(run):
-        if qid not in qtext:
-            raise RankragError(f"{run}: query {qid} is not in the queries file")
-        yield {"qid": qid, "question": qtext[qid],
-               "passages": [{"pid": pid, "title": docs[pid]["title"], "text": docs[pid]["text"], "score": s}
-                            for pid, s in hits]}
-
-
-def iter_candidates(path: str | os.PathLike, fmt: str = "auto", *, corpus=None, queries=None,
-                    top_k: int | None = None) -> Iterator[dict]:
-    """Normalised candidate records (see :func:`normalize_record`) from any input format."""
-    from rankrag_lite.formats.sniff import sniff_candidates
-
-    path = Path(path)
-    if not path.exists():
-        raise RankragError(f"input file not found: {path}")
-    fmt = sniff_candidates(path, fmt, corpus)
-    if top_k is not None and top_k < 1:
-        raise RankragError(f"--top-k must be at least 1, got {top_k}")
-    if fmt == "candidates":
-        raw = iter_jsonl_lines(path)
-    elif fmt == "rankllm":
-        raw = ((None, r) for r in _rankllm_records(path))
-    else:
-        raw = ((None, r) for r in _trec_records(path, corpus, queries))
-    n = 0
-    for i, (lineno, rec) in enumerate(raw):
-        yield normalize_record(rec, str(path), i, top_k, line=lineno)
-        n += 1
-    if n == 0:
-        raise RankragError(f"{path}: no records")

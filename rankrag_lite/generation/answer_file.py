@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rankrag_lite.answers import accuracy, exact_match, f1
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.fields import unique_ids
 from rankrag_lite.generation.answerer import Answerer
 from rankrag_lite.io import atomic_write, dumps, iter_jsonl_lines
 from rankrag_lite.progress import make_progress
@@ -51,8 +52,9 @@ def answer_metrics(prediction: str, answers: list[str]) -> dict:
 
 def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
     n = 0
-    for i, (lineno, rec) in enumerate(iter_jsonl_lines(path)):
-        r = normalize_record(rec, str(path), i, line=lineno)
+    records = ((lineno, normalize_record(rec, str(path), i, line=lineno))
+               for i, (lineno, rec) in enumerate(iter_jsonl_lines(path)))
+    for lineno, r in unique_ids(records, str(path), key=lambda pair: pair[1]["qid"]):
         if strict and len(r["passages"]) < k:
             raise RankragError(f"{path}:{lineno}: record (qid {r['qid']}) has {len(r['passages'])} passages, "
                                f"fewer than k={k}")

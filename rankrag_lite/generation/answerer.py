@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
-from rankrag_lite.ranking.tokens import encode, render
+from rankrag_lite.modeling.chat import encode, prompt_text
 
 
 def first_line(text: str) -> str:
@@ -41,7 +41,7 @@ class Answerer:
         self._claim_scorer = None
 
     def qa_ids(self, question: str, passages: Sequence) -> list[int]:
-        return encode(self.tokenizer, render(self.tokenizer, prompts.inference_qa(question, passages)))
+        return encode(self.tokenizer, prompt_text(self.tokenizer, prompts.inference_qa(question, passages)))
 
     def generate_ids(self, seqs: Sequence[Sequence[int]]) -> list[str]:
         """Greedy continuations of already-encoded prompts, in input order."""
@@ -82,7 +82,7 @@ class Answerer:
             # calibration=None: a ranking calibration does not fit the claim-verification prompt
             self._claim_scorer = PTrueScorer(self.model, self.tokenizer, batch_size=self.batch_size,
                                              calibration=None)
-        seqs = [encode(self.tokenizer, render(self.tokenizer, prompts.claim_verification(c, ps)))
+        seqs = [encode(self.tokenizer, prompt_text(self.tokenizer, prompts.claim_verification(c, ps)))
                 for c, ps in items]
         probs = self._claim_scorer.score_encoded(seqs)
         return [{"prediction": prompts.TRUE if p >= 0.5 else prompts.FALSE, "p_true": p} for p in probs]

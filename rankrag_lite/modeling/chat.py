@@ -49,7 +49,9 @@ def encode(tokenizer, text: str) -> list[int]:
 
 
 def prompt_text(tokenizer, messages: Sequence[dict]) -> str:
-    """A prompt ending where the assistant's reply starts (used for scoring / generation)."""
+    """A prompt ending where the assistant's reply starts (a trailing assistant turn is dropped): what
+    the scorer, the answerer and the scripts render (the one prompt renderer; :func:`render` with its
+    ``add_generation_prompt=False`` default renders whole conversations for training)."""
     msgs = list(messages)
     if msgs and msgs[-1]["role"] == "assistant":
         msgs = msgs[:-1]
@@ -61,12 +63,17 @@ def assistant_char_spans(tokenizer, messages: Sequence[dict], last_turn_only: bo
     """``(full text, [(start, end) character spans of the assistant replies])``."""
     messages = list(messages)
     full = render(tokenizer, messages)
+    # the plain ChatQA format writes the EOS after the final reply only: an earlier reply ends where
+    # the next turn's separator starts
+    eos = "" if has_template(tokenizer) else (tokenizer.eos_token or "")
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
         prefix = render(tokenizer, messages[:i], add_generation_prompt=True)
         upto = render(tokenizer, messages[: i + 1])
+        if eos and i < len(messages) - 1 and upto.endswith(eos):
+            upto = upto[: -len(eos)]
         if not (upto.startswith(prefix) and full.startswith(upto)):
             raise RankragError(
                 "the chat template does not render conversations prefix by prefix; "

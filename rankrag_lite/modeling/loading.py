@@ -117,6 +117,9 @@ def resolve_model(name: str | os.PathLike) -> str:
     if path.is_dir() and not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
         path = finetune_output_model(path) or path
     if path.exists():
+        from rankrag_lite.io import check_not_being_written
+
+        check_not_being_written(path)  # a folder a running finetune is writing
         if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
             raise RankragError(f"{path} is not a model folder (no config.json or adapter_config.json)")
         if (path / "adapter_config.json").exists():
@@ -144,10 +147,22 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 def check_adapter_folder(path: str | os.PathLike) -> None:
-    """A LoRA adapter folder needs its weights beside ``adapter_config.json``."""
+    """A LoRA adapter folder needs its weights beside ``adapter_config.json``, a JSON object."""
     path = Path(path)
     if not any((path / w).exists() for w in ADAPTER_WEIGHTS):
         raise RankragError(f"{path}: adapter_config.json but no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})")
+    adapter_config(path)
+
+
+def adapter_config(adapter_dir: str | os.PathLike) -> dict:
+    """``adapter_config.json`` of a LoRA adapter folder; not JSON (or not an object) is one line naming it."""
+    from rankrag_lite.io import read_json
+
+    cfg_path = Path(adapter_dir) / "adapter_config.json"
+    cfg = read_json(cfg_path)
+    if not isinstance(cfg, dict):
+        raise RankragError(f"{cfg_path}: not a LoRA adapter config (a JSON object)")
+    return cfg
 
 
 def hub_offline() -> bool:
@@ -228,22 +243,33 @@ def check_max_length(model_or_config, max_length: int, option: str = "--max-leng
 
 def adapter_base_name(adapter_dir: str | os.PathLike) -> str:
     """``base_model_name_or_path`` of a LoRA adapter folder."""
-    import json
-
-    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    cfg = adapter_config(adapter_dir)
     base = cfg.get("base_model_name_or_path")
     if not base:
         raise RankragError(f"{adapter_dir}: adapter_config.json names no base model")
     return base
 
 
-def default_dtype(device: str | None = None):
+def native_bf16(capability: tuple[int, int] | None = None) -> bool:
+    """The GPU computes bf16 natively: compute capability 8.0 or above (A100, L4, H100). torch's
+    ``is_bf16_supported()`` also says True on a T4 or V100 (sm75 / sm70), where bf16 is emulated and
+    slow; those take fp16. ``capability`` defaults to the current CUDA device's."""
+    if capability is None:
+        import torch
+
+        capability = torch.cuda.get_device_capability()
+    return tuple(capability) >= (8, 0)
+
+
+def default_dtype(device: str | None = None, capability: tuple[int, int] | None = None):
+    """The compute dtype everywhere in the kit (scoring, generation, 4-bit compute, training): bf16 on a
+    GPU with native bf16, fp16 on older GPUs, fp32 on a CPU (bf16 is emulated there too)."""
     import torch
 
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if (capability is not None or torch.cuda.is_available()) else "cpu"
     if str(device).startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if native_bf16(capability) else torch.float16
     return torch.float32
 
 
@@ -256,6 +282,9 @@ def load_tokenizer(name: str | os.PathLike):
     except OSError as e:
         raise RankragError(f"cannot load tokenizer for {name!r}: {str(e).splitlines()[0]}") from e
     _align_eos(tok, path)
+    from rankrag_lite.modeling.exported import restore_source_template
+
+    restore_source_template(tok, path)  # an exported folder: the model's own template, not the pair one
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -11,7 +11,7 @@ from rankrag_lite.errors import RankragError
 @functools.cache
 def _probe(device: str) -> str | None:
     if importlib.util.find_spec("bitsandbytes") is None:
-        return "bitsandbytes is not installed (pip install 'rankrag-lite[gpu]')"
+        return "bitsandbytes is not installed (it is a core dependency: pip install bitsandbytes==0.50.2)"
     try:
         import warnings
 

@@ -13,7 +13,7 @@ import os
 from rankrag_lite.errors import RankragError
 
 INSTALL_HINT = (
-    "install the gpu extra on a CUDA machine (pip install 'rankrag-lite[gpu]'), or on CPU run "
+    "install it on a CUDA machine with 'bash scripts/install_gpu.sh' (keeps your torch), or on CPU run "
     "'make setup' (it installs Unsloth's CPU path); or use --backend hf"
 )
 

@@ -14,6 +14,7 @@ every passage keeps its fields (the retriever's ``score`` among them) and gains 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,25 +44,27 @@ def final_score_key(fusion: Fusion | None) -> str:
     return "fused_score" if fusion is not None else "rerank_score"
 
 
-def rerank_records(scorer: PTrueScorer, records: Iterable[dict], *, chunk_passages: int = 1024,
+def rerank_records(scorer: PTrueScorer | None, records: Iterable[dict], *, chunk_passages: int = 1024,
                    on_batch=None, fusion: Fusion | None = None, where: str = "",
-                   min_score: float | None = None) -> Iterator[dict]:
+                   min_score: float | None = None, chunk_scores=None) -> Iterator[dict]:
     """Yield each (normalised) record with its passages scored and re-sorted, best first.
 
-    ``fusion``: sort by the fused score (``fused_score``). ``min_score``: keep only passages whose
+    ``chunk_scores(n)``: the scores of the ``n``-th chunk's passages (in record order), when
+    they were computed elsewhere (on Ray: :mod:`rankrag_lite.ranking.distributed`) instead of by
+    ``scorer``. ``fusion``: sort by the fused score (``fused_score``). ``min_score``: keep only passages whose
     (calibrated) P(True) is at least this much (a record may be left with none); each record then
     also carries ``best_score`` (its top P(True) before the cut) and ``dropped``."""
     key = final_score_key(fusion)
-    for chunk in _chunks(records, chunk_passages):
+    for n, chunk in enumerate(_chunks(records, chunk_passages)):
         if fusion is not None:  # before any scoring: a record without first-stage scores is an error
             first = [first_stage_scores(rec["passages"], f"{where} query {rec['qid']}") for rec in chunk]
-        seqs, where = [], []
-        for r, rec in enumerate(chunk):
-            for j, p in enumerate(rec["passages"]):
-                seqs.append(scorer.encode_pair(rec["question"], p))
-                where.append((r, j))
-        scores = scorer.score_encoded(seqs, on_batch=on_batch)
-        for (r, j), s in zip(where, scores):
+        slots = [(r, j) for r, rec in enumerate(chunk) for j in range(len(rec["passages"]))]  # (record, passage)
+        if chunk_scores is not None:
+            scores = chunk_scores(n)
+        else:
+            seqs = [scorer.encode_pair(chunk[r]["question"], chunk[r]["passages"][j]) for r, j in slots]
+            scores = scorer.score_encoded(seqs, on_batch=on_batch)
+        for (r, j), s in zip(slots, scores):
             chunk[r]["passages"][j]["rerank_score"] = s
             chunk[r]["passages"][j]["first_stage_rank"] = j + 1
         for r, rec in enumerate(chunk):
@@ -94,7 +97,11 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
                 progress: bool = True, meta: dict | None = None, fusion: Fusion | None = None,
                 min_score: float | None = None) -> dict:
     """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
-    ``.trec``). The input is validated in full before any scoring. Returns counts."""
+    ``.trec``). The input is validated in full before any scoring. Returns counts.
+
+    ``scorer``: a :class:`PTrueScorer`, or a :class:`~rankrag_lite.ranking.distributed.RayScorer` (the
+    chunks of ``chunk_passages`` are scored on Ray first, each kept in ``.OUT.ray/`` as it finishes, so
+    that a rerun resumes; the outputs are then written as the local run writes them)."""
     out = Path(out)
     run_out = Path(run_out) if run_out else out.with_suffix(".trec")
     n_rec, n_pass = count_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
@@ -102,20 +109,33 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
         for rec in iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k):
             first_stage_scores(rec["passages"], f"{input_path}: query {rec['qid']}")
     key = final_score_key(fusion)
-    records = iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    read = functools.partial(iter_candidates, input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
+    on_ray = hasattr(scorer, "score_shards")  # a distributed.RayScorer
     with make_progress() as bar:
-        task = bar.add_task("Reranking", total=n_pass, info="passages")
+        task = bar.add_task("Reranking" + (" on Ray" if on_ray else ""), total=n_pass, info="passages")
         if not progress:
             bar.update(task, visible=False)
+        store = None
+        if on_ray:  # every chunk scored (and kept in the work folder) before the outputs are written
+            from rankrag_lite.ranking.distributed import file_key, work_dir
+
+            shards = ([(rec["question"], p) for rec in chunk for p in rec["passages"]]
+                      for chunk in _chunks(read(), chunk_passages))
+            run_key = {"input": file_key(input_path), "format": fmt, "top_k": top_k, "chunk": chunk_passages,
+                   **{name: file_key(v) for name, v in (("corpus", corpus), ("queries", queries)) if v}}
+            store = scorer.score_shards(shards, work_dir(out), run_key, on_batch=lambda k: bar.advance(task, k))
         with atomic_write(out) as f_out, atomic_write(run_out) as f_run:
-            for rec in rerank_records(scorer, records, chunk_passages=chunk_passages,
+            for rec in rerank_records(scorer, read(), chunk_passages=chunk_passages,
                                       on_batch=lambda k: bar.advance(task, k), fusion=fusion,
-                                      where=str(input_path), min_score=min_score):
+                                      where=str(input_path), min_score=min_score,
+                                      chunk_scores=store.read if store is not None else None):
                 if meta or fusion is not None:
                     rec["reranker"] = {**(meta or {}), **({"fuse": fusion.label} if fusion else {})}
                 f_out.write(dumps(rec) + "\n")
                 for rank, p in enumerate(rec["passages"], start=1):
                     f_run.write(trec_line(rec["qid"], p["pid"], rank, p[key], tag))
+    if store is not None:
+        store.remove()
     return {"records": n_rec, "passages": n_pass, "out": str(out), "run": str(run_out)}
 
 

@@ -29,7 +29,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from rankrag_lite import prompts
 from rankrag_lite.errors import RankragError
-from rankrag_lite.ranking.tokens import AnswerTokens, answer_token_ids, encode, render
+from rankrag_lite.modeling.chat import encode
+from rankrag_lite.modeling.chat import prompt_text as render  # a prompt ending where the reply starts
+from rankrag_lite.ranking.tokens import AnswerTokens, answer_token_ids
 
 SCORE_METHODS = ("true-false", "true-vocab")
 

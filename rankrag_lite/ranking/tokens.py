@@ -1,4 +1,4 @@
-"""Prompt rendering and detection of the "True" / "False" answer tokens.
+"""Detection of the "True" / "False" answer tokens (where the answer starts after the prompt).
 
 The ranking score reads the model's next-token distribution right after the generation prompt,
 so the token ids must be those the model emits *there*: with SmolLM2's chat template the
@@ -6,32 +6,19 @@ assistant turn starts on a new line ("...<|im_start|>assistant\\n" then "True"),
 plain ChatQA format ends with "Assistant:" and the answer follows after a space (" True").
 :func:`answer_token_ids` finds out by rendering the prompt with and without the answer and
 tokenising both.
+
+Prompts are rendered and tokenised in one home, :mod:`rankrag_lite.modeling.chat` (``render`` for a
+conversation, ``prompt_text`` for a prompt ending where the reply starts, ``encode``), exactly as
+training does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankrag_lite import prompts
-from rankrag_lite.modeling import chat
 from rankrag_lite.errors import RankragError
-
-
-def has_chat_template(tokenizer) -> bool:
-    return chat.has_template(tokenizer)
-
-
-def render(tokenizer, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
-    """Messages -> the prompt string, exactly as training renders them: one home,
-    :func:`rankrag_lite.modeling.chat.render` (chat template, or ChatQA plain text with BOS as text)."""
-    return chat.render(tokenizer, messages, add_generation_prompt=add_generation_prompt)
-
-
-def encode(tokenizer, text: str) -> list[int]:
-    """Token ids of a rendered prompt, as training tokenises it (:func:`rankrag_lite.modeling.chat.encode`:
-    the rendered text already holds its special tokens, BOS included, so none are added)."""
-    return chat.encode(tokenizer, text)
+from rankrag_lite.modeling import chat
 
 
 @dataclass(frozen=True)
@@ -44,8 +31,8 @@ class AnswerTokens:
 def _continuation(tokenizer, word: str) -> tuple[str, str]:
     """(prompt, the text the template puts between the prompt and ``word``)."""
     msgs = prompts.context_ranking("q", "p")
-    prompt = render(tokenizer, msgs, add_generation_prompt=True)
-    full = render(tokenizer, msgs + [{"role": "assistant", "content": word}], add_generation_prompt=False)
+    prompt = chat.render(tokenizer, msgs, add_generation_prompt=True)
+    full = chat.render(tokenizer, msgs + [{"role": "assistant", "content": word}], add_generation_prompt=False)
     if not full.startswith(prompt) or word not in full[len(prompt):]:
         # Templates that rewrite earlier turns: fall back to "no separator".
         return prompt, ""
@@ -62,11 +49,11 @@ def answer_token_ids(tokenizer) -> AnswerTokens:
     lead = ""
     for word in (prompts.TRUE, prompts.FALSE):
         prompt, lead = _continuation(tokenizer, word)
-        base = encode(tokenizer, prompt)
-        with_word = encode(tokenizer, prompt + lead + word)
+        base = chat.encode(tokenizer, prompt)
+        with_word = chat.encode(tokenizer, prompt + lead + word)
         extra = with_word[len(base):]
         if with_word[: len(base)] != base or len(extra) != 1:
-            pieces = tokenizer.convert_ids_to_tokens(encode(tokenizer, lead + word) if lead else
+            pieces = tokenizer.convert_ids_to_tokens(chat.encode(tokenizer, lead + word) if lead else
                                                      tokenizer(word, add_special_tokens=False)["input_ids"])
             raise RankragError(
                 f"the tokenizer does not encode {lead + word!r} as one token after the prompt "

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.corpus import normalize_docs
+from rankrag_lite.progress import maybe_track
 from rankrag_lite.retrieval.base import (
     INDEX_FORMAT,
     INDEX_VERSION,
@@ -29,9 +31,7 @@ from rankrag_lite.retrieval.base import (
     check_k,
     check_params,
     check_queries,
-    maybe_track,
     contents,
-    normalize_docs,
 )
 
 DEFAULTS = {"method": "lucene", "k1": 0.9, "b": 0.4, "stopwords": "en", "stemmer": "porter"}

@@ -1,32 +1,34 @@
 """Corpus and query files in, candidate files out (what ``rankrag-lite index`` / ``retrieve`` use).
 
-- Corpus: JSONL or JSONL.gz of ``{id, title, text}`` (``_id`` accepted, as in BEIR).
+- Corpus: JSONL or JSONL.gz of ``{id, title, text}`` (``_id`` accepted, as in BEIR), or a hub
+  dataset's passages (:func:`read_corpus_source`).
 - Queries: JSONL with ``{qid|id|_id, question|query|text}``, or TSV ``qid<TAB>query``.
 - Candidates: JSONL ``{qid, question, passages: [{pid, title, text, score}]}`` best first (the
   input of ``rankrag-lite rerank``), plus an optional TREC run (``qid Q0 pid rank score tag``).
 
 The file formats are read and written in :mod:`rankrag_lite.formats` (corpus and queries files in
-``formats.corpus``, candidate lists and runs in ``formats.trec``); this module searches and writes.
+``formats.corpus``, candidate lists and runs in ``formats.trec``; ``read_corpus`` / ``read_queries`` /
+``candidates_record`` / ``trec_lines`` are re-exported here for the ``index`` / ``retrieve`` commands);
+this module searches and writes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import NamedTuple
 
 from rankrag_lite.formats.corpus import read_corpus, read_queries
 from rankrag_lite.formats.trec import candidates_record, trec_lines
 from rankrag_lite.io import atomic_write, dumps
+from rankrag_lite.progress import maybe_track
 from rankrag_lite.retrieval.base import BM25Index, check_k
 
 
 class Retrieved(NamedTuple):
     queries: int  # queries searched (= records written)
     no_hits: list[str]  # ids of the queries that found no passage (written with ``passages: []``)
-
-    def __int__(self) -> int:
-        return self.queries
 
 
 def retrieve_to_files(
@@ -47,12 +49,9 @@ def retrieve_to_files(
     check_k(k)
     tag = f"bm25-{index.backend}"
     batches = [queries[i : i + batch_size] for i in range(0, len(queries), batch_size)]
-    if progress:
-        from rankrag_lite.progress import track
-
-        batches = track(batches, "Retrieving", total=len(batches))
+    batches = maybe_track(batches, "Retrieving", progress, total=len(batches))
     no_hits: list[str] = []
-    with atomic_write(out) as f_out, (atomic_write(run) if run else _null()) as f_run:
+    with atomic_write(out) as f_out, (atomic_write(run) if run else nullcontext()) as f_run:
         for batch in batches:
             results = index.search([q for _, q in batch], k=k)
             for (qid, question), hits in zip(batch, results):
@@ -64,12 +63,21 @@ def retrieve_to_files(
     return Retrieved(len(queries), no_hits)
 
 
-class _null:
-    def __enter__(self):
-        return None
+def read_corpus_source(source: str | os.PathLike, split: str | None = None, progress: bool = False) -> list[dict]:
+    """The documents to index: a JSONL corpus file (:func:`read_corpus`), or the passages of a hub
+    dataset (``data.sources.load_corpus``: e.g. ``rajpurkar/squad``'s paragraphs, deduplicated by title
+    and text) from its ``split`` (default train)."""
+    from rankrag_lite.data.sources import load_corpus
+    from rankrag_lite.errors import RankragError
+    from rankrag_lite.formats.corpus import normalize_docs
+    from rankrag_lite.formats.hub import is_local
 
-    def __exit__(self, *exc):
-        return False
+    if is_local(str(source)):
+        if split is not None:
+            raise RankragError(f"--split is for a hub dataset corpus, not the file {source}")
+        return read_corpus(source, progress=progress)
+    return normalize_docs(load_corpus(str(source), split=split))
 
 
-__all__ = ["Retrieved", "candidates_record", "read_corpus", "read_queries", "retrieve_to_files", "trec_lines"]
+__all__ = ["Retrieved", "candidates_record", "read_corpus", "read_corpus_source", "read_queries", "retrieve_to_files",
+           "trec_lines"]

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.corpus import normalize_docs
+from rankrag_lite.progress import maybe_track
 from rankrag_lite.retrieval.base import (
     INDEX_FORMAT,
     INDEX_VERSION,
@@ -37,9 +39,7 @@ from rankrag_lite.retrieval.base import (
     check_k,
     check_params,
     check_queries,
-    maybe_track,
     contents,
-    normalize_docs,
 )
 
 DEFAULTS = {"k1": 0.9, "b": 0.4, "threads": 1}

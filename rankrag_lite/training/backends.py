@@ -82,7 +82,8 @@ def build_unsloth(cfg: StageConfig, model_path: str):
 
     unsloth = import_unsloth()
     FastLanguageModel = unsloth.FastLanguageModel
-    dtype = None if cuda_available() else torch.float32
+    # on a GPU the kit's own choice (fp16 on a T4: Unsloth's bf16 check counts emulation), fp32 on CPU
+    dtype = default_dtype("cuda") if cuda_available() else torch.float32
     try:
         model, tok = FastLanguageModel.from_pretrained(
             model_name=model_path,

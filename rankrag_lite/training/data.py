@@ -64,10 +64,12 @@ def tokenize_records(tokenizer, records: list[dict], max_length: int,
     rows = []
     dropped: collections.Counter = collections.Counter()
     for rec in records:
-        row = tokenize_chat(tokenizer, rec["messages"], max_length=max_length,
-                            last_turn_only=last_turn_only)
+        row = tokenize_chat(tokenizer, rec["messages"], last_turn_only=last_turn_only)
+        cut = any(x != IGNORE for x in row["labels"][max_length:])  # answer tokens past max_length
+        row = {"input_ids": row["input_ids"][:max_length], "labels": row["labels"][:max_length]}
         if any(x != IGNORE for x in row["labels"]):
             row["part"] = str(rec.get("part", "unknown"))
+            row["answer_cut"] = cut
             if system_head:
                 row["head_len"] = system_head_length(tokenizer, rec["messages"], row["input_ids"],
                                                      row["labels"])
@@ -89,13 +91,14 @@ def tokenize_records(tokenizer, records: list[dict], max_length: int,
 
 def data_stats(records: list[dict], rows: list[dict]) -> dict:
     """Counts over the examples that are trained on (``rows``); ``dropped``: records that lost every
-    trained token to ``max_length``."""
+    trained token to ``max_length``; ``answer_cut``: rows that lost part of it."""
     parts = collections.Counter(r.get("part", "unknown") for r in rows)
     n_tok = sum(len(r["input_ids"]) for r in rows)
     n_lab = sum(sum(1 for x in r["labels"] if x != IGNORE) for r in rows)
     return {
         "examples": len(rows),
         "dropped": len(records) - len(rows),
+        "answer_cut": sum(1 for r in rows if r.get("answer_cut")),  # kept, but part of the answer cut
         "tokens": n_tok,
         "trained_tokens": n_lab,
         "parts": dict(sorted(parts.items())),

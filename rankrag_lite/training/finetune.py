@@ -3,7 +3,10 @@
 Output folder (appears only when the run completes)::
 
     OUT/adapter/          LoRA adapter + tokenizer (chat template included)
-    OUT/merged/           the merged model (when the stage's ``merge: true``; Stage 2 starts from it)
+    OUT/merged/           the merged model (when the stage's ``merge: true``; Stage 2 starts from it),
+                          written after OUT is complete: a failed merge leaves the adapter, and
+                          ``rankrag-lite merge OUT`` redoes it alone
+    OUT/plan.json         the plan printed before training (steps, tokens, passes, memory estimate)
     OUT/recipe.yaml       the resolved settings of this run + the recipe file it came from
     OUT/train_log.jsonl   one line per logging step: step, loss, learning_rate, grad_norm, ...
     OUT/loss.png          the loss curve
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import shutil
 import time
@@ -120,13 +122,10 @@ def check_shared_head(cfg: StageConfig, backend: str) -> None:
 def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     from trl import SFTConfig
 
-    packing = cfg.packing and not (backend == "unsloth" and not on_cuda)
-    if packing and not on_cuda:
-        # Padding-free rows are flattened into one sequence per forward; on CPU one packed row per
-        # forward keeps the (block-diagonal) attention at max_length^2.
-        micro, accum = 1, cfg.batch_size * cfg.grad_accum
-    else:
-        micro, accum = cfg.batch_size, cfg.grad_accum
+    from rankrag_lite.training.plan import effective_packing, micro_and_accum
+
+    packing = effective_packing(cfg, backend, on_cuda)
+    micro, accum = micro_and_accum(cfg, packing, on_cuda)
     kwargs = dict(
         trl_arguments(cfg),  # lr -> learning_rate, epochs -> num_train_epochs, ... (recipe.py says)
         output_dir=str(ckpt_root),
@@ -149,7 +148,9 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     if on_cuda:
         import torch
 
-        kwargs["bf16"] = torch.cuda.is_bf16_supported()
+        from rankrag_lite.modeling.loading import default_dtype
+
+        kwargs["bf16"] = default_dtype("cuda") == torch.bfloat16  # native bf16 only (sm80+): fp16 on a T4
         kwargs["fp16"] = not kwargs["bf16"]
     if packing and cfg.share_system_head:  # rows come packed (training.packing), TRL packs nothing
         from rankrag_lite.training.packing import SFT_SETTINGS
@@ -166,12 +167,11 @@ def set_decay_steps(trainer, cfg: StageConfig) -> None:
     kwargs = trainer.args.lr_scheduler_kwargs or {}
     if cfg.scheduler != "warmup_stable_decay" or "num_decay_steps" in kwargs:
         return
+    from rankrag_lite.training.plan import optimizer_steps
+
     args = trainer.args
-    if args.max_steps > 0:
-        total = args.max_steps
-    else:
-        per_epoch = max(len(trainer.get_train_dataloader()) // args.gradient_accumulation_steps, 1)
-        total = math.ceil(args.num_train_epochs * per_epoch)
+    batches = len(trainer.get_train_dataloader()) if args.max_steps <= 0 else 0
+    total = optimizer_steps(batches, args.gradient_accumulation_steps, args.num_train_epochs, args.max_steps)
     # a new dict: trl_arguments passed cfg's own, which OUT/recipe.yaml records as the recipe gave it
     decay = max(1, round(cfg.decay_ratio * total))
     args.lr_scheduler_kwargs = {**kwargs, "num_decay_steps": decay}
@@ -188,16 +188,21 @@ def _check_scheduler(cfg: StageConfig) -> None:
 
 
 def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | None = None,
-             recipe: dict | None = None, resume: bool = False) -> Path:
-    """Run one stage; returns the output folder.
+             recipe: dict | None = None, resume: bool = False, dry_run: bool = False):
+    """Run one stage; returns the output folder (with ``dry_run``: the :class:`TrainingPlan`, made and
+    printed without loading the model or writing anything).
 
     The run owns ``out`` (:func:`~rankrag_lite.io.output_lock`): a second run on the same folder
     stops at once with one line naming this one. A run that fails before its first checkpoint
-    leaves no ``.OUT.work`` behind (there is nothing to ``--resume``)."""
+    leaves no ``.OUT.work`` behind (there is nothing to ``--resume``). The adapter lands in ``OUT``
+    before the merge starts: a merge that fails leaves ``OUT/adapter`` (``rankrag-lite merge OUT``
+    redoes it alone)."""
     if not isinstance(cfg, StageConfig):
         raise TypeError(f"cfg must be a StageConfig (rankrag_lite.training.recipe.stage_config), "
                         f"got {type(cfg).__name__}")
     out = Path(out)
+    if dry_run:
+        return _prepare(cfg, out)[0]
     with output_lock(out):
         clean_leftovers(out)
         try:
@@ -231,22 +236,49 @@ def train_loss_over_all_steps(training_loss: float, global_step: int, resumed_st
     return (before_sum + this_sum) / max(steps, 1), steps
 
 
-def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
-              recipe: dict | None, resume: bool) -> Path:
-    from rankrag_lite.training.backends import build_model, device, resolve_training_backend
-    from rankrag_lite.training.data import data_stats, load_chat_records, to_dataset, tokenize_records
+def _prepare(cfg: StageConfig, out: Path):
+    """Everything checkable before a weight loads or a file is written: the data, the backend, the
+    tokenised rows, the plan (printed) and its checks. Returns ``(plan, cfg, backend, records, rows,
+    stats, tokenizer)``; ``cfg`` carries the steps the plan decided."""
+    from rankrag_lite.modeling.loading import check_max_length, load_tokenizer
+    from rankrag_lite.training.backends import device, resolve_training_backend
+    from rankrag_lite.training.data import data_stats, load_chat_records, tokenize_records
+    from rankrag_lite.training.plan import (check_merge_disk, check_plan, load_config, make_plan, model_source,
+                                            tokenizer_source)
 
-    # --- validate everything cheap before writing anything ---------------------------------------
     if cfg.data is None:
         raise RankragError(f"no training data: pass --data or set finetune.stage{cfg.stage}.data")
     backend = resolve_training_backend(cfg)  # imports unsloth (first, before transformers) on its backend
     check_shared_head(cfg, backend)
     _check_scheduler(cfg)
-    from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
-                                                 plot_loss)
     records = load_chat_records(cfg.data, cfg.max_examples, cfg.seed)
     if not Path(cfg.model).expanduser().is_dir():
         resolve_model(cfg.model)  # unknown model -> one-line error now
+    config = load_config(model_source(cfg))
+    capped = check_max_length(config, cfg.max_length, option=f"finetune.stage{cfg.stage} max_length")
+    if capped != cfg.max_length:
+        cfg = dataclasses.replace(cfg, max_length=capped)
+    tok = load_tokenizer(tokenizer_source(cfg))
+    rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
+                            system_head=cfg.share_system_head)
+    stats = data_stats(records, rows)
+    plan, cfg = make_plan(cfg, backend, device() == "cuda", records, rows, stats, config)
+    check_merge_disk(cfg, out, plan)
+    for line in plan.lines():
+        log(line)
+    check_plan(plan, cfg)
+    return plan, cfg, backend, records, rows, stats, tok
+
+
+def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
+              recipe: dict | None, resume: bool) -> Path:
+    from rankrag_lite.training.backends import build_model, device
+    from rankrag_lite.training.data import to_dataset, tokenize_records
+
+    # --- validate everything cheap before writing anything ---------------------------------------
+    plan, cfg, backend, records, rows, stats, plan_tok = _prepare(cfg, out)
+    from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
+                                                 plot_loss)
 
     work = work_dir(out)
     ckpt_root = work / "checkpoints"
@@ -268,16 +300,10 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     start_model = resolve_start_model(cfg, work)
     log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
     model, tok = build_model(cfg, backend, start_model)
-    from rankrag_lite.modeling.loading import check_max_length
-
-    capped = check_max_length(model, cfg.max_length, option=f"finetune.stage{cfg.stage} max_length")
-    if capped != cfg.max_length:
-        cfg = dataclasses.replace(cfg, max_length=capped)
-    rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
-                            system_head=cfg.share_system_head)
-    stats = data_stats(records, rows)
-    log(f"data: {stats['examples']} examples, {stats['tokens']} tokens "
-        f"({stats['trained_tokens']} trained)")
+    if getattr(tok, "chat_template", None) != getattr(plan_tok, "chat_template", None):
+        # the backend's tokenizer renders otherwise than the one the plan counted with: its own rows
+        rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
+                                system_head=cfg.share_system_head)
     shared = None
     if cfg.share_system_head:
         from rankrag_lite.training.packing import (MASK_IMPLEMENTATIONS, SharedHeadCollator, pack_shared_head,
@@ -388,10 +414,7 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         else:
             (tmp / "train_log.jsonl").write_text("")
         plot_loss(tmp / "train_log.jsonl", tmp / "loss.png", f"stage {cfg.stage} ({backend})")
-        if cfg.merge and cfg.method != "full":
-            _save_merged(trainer.model, tok, tmp / "merged", backend, on_cuda,
-                         adapter=adapter if cfg.load_in_4bit else None)
-        if keep_start:  # after the merge above, which reads the adapter's base where it still is
+        if keep_start:
             shutil.move(start_model, str(tmp / "start-model"))
             if adapter.exists():
                 _fix_adapter_base(adapter, base)
@@ -403,10 +426,42 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
                     shutil.rmtree(snap, ignore_errors=True)
             shutil.move(str(snapshots), str(tmp / "snapshots"))
         write_json(tmp / "summary.json", summary)
+        write_json(tmp / "plan.json", plan.as_dict())
     shutil.rmtree(work, ignore_errors=True)
     log(f"stage {cfg.stage} done: {state.global_step} steps, probe loss "
-        f"{probe_before:.4f} -> {probe_after:.4f}; output in {out}")
+        f"{probe_before:.4f} -> {probe_after:.4f}; adapter in {out / 'adapter'}")
+    if cfg.merge and cfg.method != "full":
+        del trainer, model  # the merge streams the base from disk: free the trained model first
+        _free_memory()
+        merge_run(out)
     return out
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def merge_run(out: Path) -> Path:
+    """Merge ``OUT/adapter`` into ``OUT/merged`` (atomic on its own: a failed merge leaves the adapter,
+    and ``rankrag-lite merge OUT`` redoes it)."""
+    from rankrag_lite.training.merge import merge_adapter
+
+    try:
+        merge_adapter(out / "adapter", out / "merged")
+    except BaseException as e:
+        from rankrag_lite.progress import warn
+
+        warn(f"the merge did not finish ({type(e).__name__}); the adapter is saved in {out / 'adapter'}: "
+             f"redo the merge alone with: rankrag-lite merge {out}")
+        raise
+    log(f"merged model in {out / 'merged'}")
+    return out / "merged"
 
 
 def _inside(path: str, folder: Path) -> bool:
@@ -416,34 +471,20 @@ def _inside(path: str, folder: Path) -> bool:
 
 def _fix_adapter_base(adapter: Path, start_model: str) -> None:
     """Record the start model as the adapter's base so that it reloads from anywhere: the alias
-    ``smollm2-135m`` for the bundled tiny model (its cache path differs between machines), else the
-    absolute path of a local folder, else the hub name."""
+    ``smollm2-135m`` for the bundled tiny model (its cache path differs between machines), the hub
+    name for a hub-cache snapshot (offline runs load from one), else the absolute path of a local
+    folder, else the hub name."""
     from rankrag_lite.modeling.loading import TINY_ALIASES, cache_dir
 
     cfg_path = adapter / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())
     p = Path(start_model)
     tiny = (cache_dir() / "smollm2-135m-instruct").resolve()
+    snapshot = re.fullmatch(r"models--(.+)", p.parent.parent.name) if p.parent.name == "snapshots" else None
     if start_model.lower() in TINY_ALIASES or (p.exists() and p.resolve() == tiny):
         cfg["base_model_name_or_path"] = "smollm2-135m"
+    elif snapshot is not None:
+        cfg["base_model_name_or_path"] = snapshot.group(1).replace("--", "/")
     else:
         cfg["base_model_name_or_path"] = str(p.resolve()) if p.exists() else start_model
     cfg_path.write_text(json.dumps(cfg, indent=2))
-
-
-def _save_merged(model, tok, dest: Path, backend: str, on_cuda: bool,
-                 adapter: Path | None = None) -> None:
-    if adapter is not None:  # 4-bit (either backend): merge into the original 16/32-bit base, never NF4
-        from rankrag_lite.training.merge import merge_adapter
-
-        merge_adapter(adapter, dest)
-        return
-    if backend == "unsloth" and on_cuda:
-        model.save_pretrained_merged(str(dest), tok, save_method="merged_16bit")
-        return
-    import copy
-
-    merged = copy.deepcopy(model).merge_and_unload()
-    merged.save_pretrained(str(dest), safe_serialization=True)
-    tok.save_pretrained(str(dest))
-

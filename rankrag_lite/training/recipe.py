@@ -97,7 +97,8 @@ class StageConfig:
     scheduler: str = _key("cosine", "learning-rate schedule: cosine, linear, constant, ... (transformers' "
                           "SchedulerType)", trl="lr_scheduler_type")
     scheduler_kwargs: dict[str, Any] = _key(
-        help="the schedule's own arguments (transformers' lr_scheduler_kwargs), e.g. {min_lr_ratio: 0.1}",
+        help="the schedule's own arguments (transformers' lr_scheduler_kwargs, checked against the schedule), e.g. "
+        "{num_decay_steps: 60} for warmup_stable_decay",
         factory=dict, trl="lr_scheduler_kwargs")
     decay_ratio: float = _key(0.0, "warmup_stable_decay: the fraction of the run's steps in the final decay "
                               "(its num_decay_steps, counted once the steps are known: a run cut by "
@@ -108,10 +109,17 @@ class StageConfig:
     adam_beta2: float = _key(0.999, "AdamW beta2 (the paper: 0.98)", trl="adam_beta2",
                              valid=(lambda v: 0 <= v < 1, "in [0, 1)"))
     max_grad_norm: float = _key(1.0, "gradient clipping norm", trl="max_grad_norm", valid=_NOT_NEGATIVE)
-    epochs: float = _key(1.0, "passes over the data (max_steps, when set, decides instead)",
+    epochs: float = _key(1.0, "passes over the data (max_steps or train_examples, when set, decides instead)",
                          trl="num_train_epochs", valid=_POSITIVE)
     max_steps: int = _key(-1, "optimizer steps to run (-1: as many as epochs take)", trl="max_steps",
                           option="--max-steps", valid=(lambda v: v == -1 or v >= 1, "-1 or >= 1"))
+    train_examples: int | None = _key(
+        None, "the training budget in examples (sequences) seen, the paper's unit (Stage 1: 128 x 1000, "
+        "Stage 2: 64 x 3300): steps = train_examples / examples per step, counted from the packed rows "
+        "before training (max_steps, when set, decides instead; null: epochs decide)", valid=_AT_LEAST_1)
+    max_cut_fraction: float = _key(
+        0.05, "refuse the run when max_length would cut more than this fraction of the examples below "
+        "their answer (checked before the model loads)", shared=True, valid=(lambda v: 0 <= v <= 1, "in [0, 1]"))
     max_examples: int | None = _key(None, "train on a seeded sample of at most this many examples "
                                     "(null: all)", valid=_AT_LEAST_1)
     packing: bool = _key(True, "pack examples best-fit-decreasing into padding-free rows of max_length "
@@ -208,10 +216,39 @@ def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
             and "num_decay_steps" not in cfg.scheduler_kwargs):
         raise RankragError(f"{origin.get('scheduler', 'scheduler')}: warmup_stable_decay needs decay_ratio "
                            "(the fraction of the steps in the final decay) or scheduler_kwargs.num_decay_steps")
+    _check_scheduler_kwargs(cfg, origin.get("scheduler_kwargs", "scheduler_kwargs"))
     if cfg.method == "full" and cfg.snapshot_adapters:
         raise RankragError(f"{origin['snapshot_adapters']} keeps LoRA adapters; a full fine-tuning run has "
                            "none (set it to false)")
     return cfg
+
+
+#: what the Trainer passes a schedule itself (a recipe giving one would fail inside it)
+_SCHEDULER_SET_BY_TRAINER = {"optimizer", "num_warmup_steps", "num_training_steps"}
+
+
+def _check_scheduler_kwargs(cfg: StageConfig, where: str) -> None:
+    """Each key of ``scheduler_kwargs`` is an argument of the schedule's function: checked with the
+    recipe, not by a TypeError once the model has loaded (transformers is imported only when the
+    recipe gives some)."""
+    if not cfg.scheduler_kwargs:
+        return
+    import inspect
+
+    from transformers.optimization import TYPE_TO_SCHEDULER_FUNCTION
+    from transformers.trainer_utils import SchedulerType
+
+    try:
+        fn = TYPE_TO_SCHEDULER_FUNCTION[SchedulerType(cfg.scheduler)]
+    except (ValueError, KeyError):  # an unknown schedule: finetune's own check names it
+        return
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n in params if n not in _SCHEDULER_SET_BY_TRAINER]
+    unknown = sorted(set(cfg.scheduler_kwargs) - set(takes), key=str)
+    if unknown:
+        raise RankragError(f"{where}: the {cfg.scheduler} schedule takes no {unknown}; its arguments: {takes}")
 
 
 def _check_ranges(obj, where) -> None:

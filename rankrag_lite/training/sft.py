@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from trl import SFTTrainer
 
+from rankrag_lite.modeling.chat import IGNORE
 from rankrag_lite.training.packing import mask_for_attention
-
-IGNORE = -100
 
 
 def trl_kernels_available() -> bool:

@@ -25,6 +25,10 @@ works on its own too). ``max_passage_words`` cuts passages (gold ones around the
 examples stay short for CPU training; answer containment of negatives is checked on the full
 passage.
 
+``judge`` (optional): the scores of ``rankrag-lite label`` (:mod:`rankrag_lite.data.labels`) drop the
+ranking / RA-ranking rows whose negatives a judge rates relevant or whose positives it rates
+irrelevant; the manifest's ``judge`` section counts them.
+
 Output folder (built in a temporary sibling and swapped in on success): ``{part}.jsonl`` for each
 part in the mix (every example the sources gave), ``blend.jsonl`` (examples sampled to the mix's
 weights, smaller sources repeated when the blend asks for more than they have, shuffled) and

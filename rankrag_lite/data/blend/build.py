@@ -25,11 +25,14 @@ def _data_root(data_root: str | os.PathLike | None) -> Path | None:
 
 
 def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, data_root: str | os.PathLike | None = None,
-                seed: int | None = None, exclude: list[str] | None = None) -> dict:
+                seed: int | None = None, exclude: list[str] | None = None, size: int | None = None,
+                labels: str | os.PathLike | None = None) -> dict:
     """Build the blend described by ``recipe`` (a recipe dict or YAML path) into ``out_dir``.
 
-    ``data_root``: folder the recipe's paths are relative to; ``seed`` overrides the recipe's;
-    ``exclude``: more evaluation files (added to the recipe's ``exclude``). Returns the manifest.
+    ``data_root``: folder the recipe's paths are relative to; ``seed`` and ``size`` (examples in
+    blend.jsonl) override the recipe's; ``exclude``: more evaluation files (added to the recipe's
+    ``exclude``); ``labels``: the judged pairs file, instead of the recipe's ``blend.judge.labels``
+    (which then must exist). Returns the manifest.
     Nothing is written unless every part has examples.
     """
     if not isinstance(recipe, dict):
@@ -37,6 +40,14 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
     cfg = parse_blend(recipe)
     if seed is not None:
         cfg.seed = int(seed)
+    if size is not None:
+        if size < 1:
+            raise RankragError(f"blend size must be at least 1, got {size}")
+        cfg.size = int(size)
+    if labels is not None:
+        if cfg.judge is None:
+            raise RankragError("--labels needs a blend.judge section in the recipe (its thresholds)")
+        cfg.judge.labels = str(labels)
     root = _data_root(data_root)
     cli_exclude = list(exclude or [])
 
@@ -52,12 +63,19 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
         src.exclude(banned)
         loaded[name] = src
 
+    labels = None
+    if cfg.judge is not None:
+        from rankrag_lite.data.labels import JudgedLabels
+
+        j = cfg.judge
+        labels = JudgedLabels(j.labels, j.drop_negatives_at_or_above, j.drop_positives_below, j.unjudged)
     parts: dict[str, list[dict]] = {}
     entries: list[dict[str, Any]] = []
     for m in cfg.mix:
-        exs, skipped = build_part(m.part, loaded[m.source], cfg)
+        exs, skipped = build_part(m.part, loaded[m.source], cfg, labels)
         if not exs:
-            raise RankragError(f"part {m.part!r} from source {m.source!r} has no examples "
+            judged = " (blend.judge dropped the rest)" if labels is not None and labels.dropped(m.part, m.source) else ""
+            raise RankragError(f"part {m.part!r} from source {m.source!r} has no examples{judged} "
                                f"({skipped} questions skipped: no gold/answer passage or too few negatives)")
         parts.setdefault(m.part, []).extend(exs)
         entries.append({"part": m.part, "source": m.source, "weight": m.weight, "examples": exs,
@@ -68,6 +86,8 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
                              exclude_files=list(cfg.exclude) + cli_exclude, banned=len(banned),
                              removed={n: s.removed for n, s in loaded.items()}, parts=parts, entries=entries,
                              blend_count=len(blend))
+    if labels is not None:
+        manifest["judge"] = labels.manifest()
     write_blend(out_dir, parts, blend, manifest)
     counts_txt = ", ".join(f"{p} {v['count']}" for p, v in manifest["parts"].items())
     log(f"blend: wrote {len(blend)} examples to {out_dir}/blend.jsonl (part files: {counts_txt})")

@@ -48,6 +48,25 @@ class MixEntry:
 
 
 @dataclass
+class JudgeFilter:
+    """``blend.judge``: drop the ranking pairs a judge disagrees with (scores from ``rankrag-lite label``)."""
+
+    #: the ``rankrag-lite label`` output (a relative path is from the working directory, like a run's
+    #: output); a pair of the ranking / ra_ranking parts is found in it by its question and passage
+    labels: str
+    #: drop a negative (BM25 or given) the judge scores at or above this: a likely false negative. The
+    #: scale is the judge's: P(True) (calibrated if the model has a calibration), MiniLM cosine, or a fused
+    #: per-question z-score
+    drop_negatives_at_or_above: float | None = None
+    #: drop a positive the judge scores below this (a gold passage that does not answer, an answer
+    #: string matched by chance)
+    drop_positives_below: float | None = None
+    #: a row with a pair the judge did not score: "keep" it, or "drop" it (train only on judged pairs,
+    #: e.g. when only the pairs of one blend.jsonl were labelled)
+    unjudged: Literal["keep", "drop"] = "keep"
+
+
+@dataclass
 class BlendConfig:
     """The ``blend`` section of a recipe (field order is the manifest's ``recipe.blend`` order)."""
 
@@ -70,6 +89,10 @@ class BlendConfig:
     #: negative comes with a positive of the question, both cut to the shorter one's length, so the
     #: True and False rows have the same lengths, over the whole part and not only per question.
     negative_lengths: Literal["paired", "cut", "off"] = "paired"
+    #: judge labels (:class:`JudgeFilter`): drop likely false negatives and false positives of the
+    #: ranking parts. In "paired" mode a dropped pair's partner (the positive or negative cut to its
+    #: length) goes too, so that lengths stay matched; an RA-ranking row with a dropped passage is dropped
+    judge: JudgeFilter | None = None
 
 
 def seeded_rng(seed: int, *names: str) -> random.Random:
@@ -103,9 +126,9 @@ def parse_blend(recipe: dict) -> BlendConfig:
     if not total > 0:
         raise RankragError(f"blend.mix: weights sum to {total}; they must sum to a positive number")
     for name, s in cfg.sources.items():
-        if s.format is not None and s.format not in S.FORMATS:
+        if s.format is not None and s.format not in S.SOURCE_FORMATS:
             raise RankragError(f"blend.sources.{name}.format: unknown format {s.format!r}; "
-                               f"choose one of {list(S.FORMATS)}")
+                               f"choose one of {list(S.SOURCE_FORMATS)}")
         if s.qa_instruction is not None and s.qa_instruction not in prompts.DATASET_INSTRUCTIONS:
             raise RankragError(f"blend.sources.{name}.qa_instruction: unknown {s.qa_instruction!r}; "
                                f"choose one of {sorted(prompts.DATASET_INSTRUCTIONS)}")
@@ -125,6 +148,15 @@ def parse_blend(recipe: dict) -> BlendConfig:
             raise RankragError(f"blend.sources.{name}.ranking_negatives must be >= 0, got {s.ranking_negatives}")
     if cfg.ranking_negatives < 0:
         raise RankragError(f"blend.ranking_negatives must be >= 0, got {cfg.ranking_negatives}")
+    if cfg.judge is not None:
+        j = cfg.judge
+        if j.drop_negatives_at_or_above is None and j.drop_positives_below is None and j.unjudged == "keep":
+            raise RankragError("blend.judge: give drop_negatives_at_or_above, drop_positives_below or "
+                               "unjudged: drop (otherwise the labels change nothing)")
+        for key in ("drop_negatives_at_or_above", "drop_positives_below"):
+            v = getattr(j, key)
+            if v is not None and not math.isfinite(v):
+                raise RankragError(f"blend.judge.{key} must be a finite number, got {v!r}")
     if cfg.num_passages < 2:
         raise RankragError("blend.num_passages must be >= 2 (a gold passage and at least one other)")
     return cfg

@@ -12,6 +12,7 @@ from rankrag_lite.answers import has_answer
 from rankrag_lite.data.blend.config import BlendConfig, seeded_rng
 from rankrag_lite.data.blend.passages import cut_passage, ranking_rows
 from rankrag_lite.data.blend.source import RANKING_SOURCE_FORMATS, LoadedSource
+from rankrag_lite.data.labels import JudgedLabels
 from rankrag_lite.errors import RankragError
 from rankrag_lite.progress import track
 
@@ -76,8 +77,9 @@ def part_ra_qa(src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], int]:
     return out, skipped
 
 
-def part_ranking(src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], int]:
-    """(question or claim, passage) -> True / False: positives and hard negatives, lengths matched."""
+def part_ranking(src: LoadedSource, cfg: BlendConfig, labels: JudgedLabels | None = None) -> tuple[list[dict], int]:
+    """(question or claim, passage) -> True / False: positives and hard negatives, lengths matched;
+    with ``labels``, the rows the judge disagrees with are dropped."""
     out, skipped = [], 0
     make = prompts.claim_ranking if src.claim else prompts.context_ranking
     n_pos = src.spec.ranking_positives or cfg.ranking_positives
@@ -90,14 +92,20 @@ def part_ranking(src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], int]:
         pos = pos[:n_pos]
         negs = src.negatives(q, [p for p, _ in pos])[:n_neg]
         rng = seeded_rng(cfg.seed, "ranking-lengths", src.name, q.qid)
-        for shown, label, kind in ranking_rows(pos, negs, q.answers, mode=cfg.negative_lengths,
-                                               max_words=cfg.max_passage_words, rng=rng):
+        rows = ranking_rows(pos, negs, q.answers, mode=cfg.negative_lengths, max_words=cfg.max_passage_words,
+                            rng=rng)
+        if labels is not None:
+            rows = labels.filter_ranking_rows(q.text, rows, paired=cfg.negative_lengths == "paired",
+                                              part="ranking", source=src.name)
+        for shown, label, kind in rows:
             out.append(_ex(make(q.text, shown, label=label), "ranking", src.name, q.qid, q.answers, kind))
     return out, skipped
 
 
-def part_ra_ranking(src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], int]:
-    """``num_passages`` shuffled passages (1+ positives, the rest hard negatives) -> the relevant ids."""
+def part_ra_ranking(src: LoadedSource, cfg: BlendConfig,
+                    labels: JudgedLabels | None = None) -> tuple[list[dict], int]:
+    """``num_passages`` shuffled passages (1+ positives, the rest hard negatives) -> the relevant ids;
+    with ``labels``, a row with a passage the judge disagrees with is dropped."""
     if src.claim:
         raise RankragError(f"part 'ra_ranking' takes questions; source {src.name!r} holds claims")
     k = cfg.num_passages
@@ -117,6 +125,8 @@ def part_ra_ranking(src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], in
         shown = [(cut_passage(p, cfg.max_passage_words, q.answers), True) for p in pos]
         shown += [(cut_passage(p, cfg.max_passage_words), False) for p in negs]
         rng.shuffle(shown)
+        if labels is not None and not labels.keeps_ra_row(q.text, shown, part="ra_ranking", source=src.name):
+            continue
         ids = [i for i, (_, rel) in enumerate(shown, start=1) if rel]
         msgs = prompts.retrieval_augmented_ranking(q.text, [p for p, _ in shown], relevant_ids=ids)
         out.append(_ex(msgs, "ra_ranking", src.name, q.qid, q.answers, "ra"))
@@ -127,8 +137,12 @@ PART_FNS = {"sft": part_sft, "context_qa": part_context_qa, "ra_qa": part_ra_qa,
             "ra_ranking": part_ra_ranking}
 
 
-def build_part(part: str, src: LoadedSource, cfg: BlendConfig) -> tuple[list[dict], int]:
-    """The examples of ``part`` from ``src`` and the number of questions skipped."""
+def build_part(part: str, src: LoadedSource, cfg: BlendConfig,
+               labels: JudgedLabels | None = None) -> tuple[list[dict], int]:
+    """The examples of ``part`` from ``src`` and the number of questions skipped (``labels``: the
+    judge filter of the ranking parts)."""
     if part != "sft" and src.chat:
         raise RankragError(f"part {part!r} needs questions; source {src.name!r} is chat data")
+    if part in ("ranking", "ra_ranking"):
+        return PART_FNS[part](src, cfg, labels)
     return PART_FNS[part](src, cfg)

@@ -13,6 +13,7 @@ from rankrag_lite.data.blend.config import BlendConfig, SourceSpec
 from rankrag_lite.data.hard_negatives import bm25_hits, passage_key, select_negatives
 from rankrag_lite.data.schemas import Passage
 from rankrag_lite.errors import RankragError
+from rankrag_lite.formats.hub import is_local
 from rankrag_lite.progress import log
 
 #: formats whose records are queries with positive / negative passages (not questions with answers)
@@ -37,7 +38,7 @@ def resolve(path: str, data_root: Path | None) -> str:
         return str(p)
     if data_root is not None:
         cand = data_root / p
-        if cand.exists() or S.is_local(path):
+        if cand.exists() or is_local(path):
             return str(cand)
     return path
 

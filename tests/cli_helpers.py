@@ -1,0 +1,56 @@
+"""Helpers for tests that run the CLI (not a test module): in process (typer's CliRunner) or as a
+real process (``python -m rankrag_lite``, this checkout first on the path), and the one-line check."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rankrag_lite.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_line_error(res, *needles: str) -> str:
+    """The result is exit 2 with exactly one ``error: ...`` line (no traceback) containing needles."""
+    out = res.output.strip()
+    assert res.exit_code == 2, (res.exit_code, out, res.exception)
+    errors = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in out, out
+    for n in needles:
+        assert n in errors[0], (n, errors[0])
+    return errors[0]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def env(**extra) -> dict:
+    e = dict(os.environ, PYTHONPATH=str(ROOT), RANKRAG_LITE_QUIET="1", OMP_NUM_THREADS="1")
+    e.update(extra)
+    return e
+
+
+def cli_argv(*args) -> list[str]:
+    return [sys.executable, "-m", "rankrag_lite", *map(str, args)]
+
+
+def run_cli(*args, timeout=300, **extra):
+    return subprocess.run(cli_argv(*args), env=env(**extra), capture_output=True, text=True, timeout=timeout)
+
+
+def fill(disk: Path, leave: int = 8 << 10) -> None:
+    """Fill ``disk`` (the ``small_disk`` fixture's tmpfs) but ``leave`` bytes."""
+    st = os.statvfs(disk)
+    (disk / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - leave))
