@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=30, help="QLoRA steps through Unsloth.")
     ap.add_argument("--hf-steps", type=int, default=10, help="QLoRA steps through transformers + peft.")
     ap.add_argument("--batch", type=int, default=4, help="Rows per step.")
-    ap.add_argument("--max-length", type=int, default=512, help="Longest training row in tokens.")
+    ap.add_argument("--max-length", type=int, default=1024,
+                    help="Longest training row in tokens (the blend's five-passage rows need ~700-1000).")
     ap.add_argument("--limit", type=int, default=24, help="Ranking rows to score in 4 and 16 bit.")
     ap.add_argument("--min-spearman", type=float, default=0.5, help="Least 4-bit/16-bit P(True) agreement.")
     ap.add_argument("--budget-s", type=float, default=450.0,

@@ -224,7 +224,7 @@ def test_gpu_check_runs_on_cpu_at_toy_size(tiny_model_path, tmp_path):
         [sys.executable, str(SCRIPTS / "gpu_check.py"), "--tokenizer", str(tokenizer),
          "--out", str(out), "--hidden", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
          "--intermediate", "128", "--steps", "2", "--hf-steps", "2", "--batch", "2",
-         "--max-length", "192", "--limit", "8", "--budget-s", "800"],
+         "--max-length", "1024", "--limit", "8", "--budget-s", "800"],
         env=env, capture_output=True, text=True, timeout=900,
     )
     assert res.returncode == 0 and res.stdout.rstrip().endswith("RESULT: PASS"), res.stdout[-3000:] + res.stderr[-3000:]
