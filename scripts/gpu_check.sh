@@ -23,8 +23,7 @@ for b in a b; do
   if [[ -d .whl/$b && ! -f $SITE/.bundle-$b ]]; then
     "$PY" -m pip install -q --no-index --no-deps --target "$SITE" .whl/$b/*.whl
     if [[ -f .whl/$b/llama3-8b-tokenizer/tokenizer.json.gz ]]; then
-      rm -rf "$SITE/llama3-8b-tokenizer" && cp -r .whl/$b/llama3-8b-tokenizer "$SITE/"
-      gunzip -f "$SITE/llama3-8b-tokenizer/tokenizer.json.gz"
+      "$PY" scripts/gpu_bundle.py unpack .whl/$b/llama3-8b-tokenizer "$SITE/llama3-8b-tokenizer"
     fi
     touch "$SITE/.bundle-$b"
     echo "installed .whl/$b into $SITE"
@@ -47,14 +46,17 @@ PYEOF
 
 set +e
 # shellcheck disable=SC2086
-timeout "$BUDGET_S" "$PY" scripts/gpu_check.py --tokenizer "$SITE/llama3-8b-tokenizer" --out "$WORK" \
-  ${GPU_CHECK_ARGS:-} > "$WORK/gpu_check.log" 2>&1
+# gpu_check.py keeps 40 s of the budget in hand (its own deadline shares the time among its finetune
+# children); past BUDGET_S `timeout` sends SIGTERM, on which gpu_check.py kills its children's process
+# groups (they run in their own sessions) before it exits; SIGKILL 30 s later if anything hangs.
+timeout --kill-after=30 "$BUDGET_S" "$PY" scripts/gpu_check.py --tokenizer "$SITE/llama3-8b-tokenizer" \
+  --out "$WORK" --budget-s $((BUDGET_S - 40)) ${GPU_CHECK_ARGS:-} > "$WORK/gpu_check.log" 2>&1
 rc=$?
 set -e
 tail -n 80 "$WORK/gpu_check.log"
 if [[ -n "${OUT:-}" && -d "${OUT:-}" ]]; then
-  cp "$WORK/gpu_check.log" "$OUT/" && { cp "$WORK/gpu_check.json" "$OUT/" 2>/dev/null || true; }
+  cp "$WORK/gpu_check.log" "$OUT/" && { cp "$WORK/gpu_check.json" "$WORK"/finetune-*.log "$OUT/" 2>/dev/null || true; }
 fi
-if (( rc == 124 )); then echo "timed out after ${BUDGET_S}s"; echo "RESULT: FAIL"; exit 1; fi
+if (( rc == 124 || rc == 137 || rc == 143 )); then echo "timed out after ${BUDGET_S}s"; echo "RESULT: FAIL"; exit 1; fi
 grep -q '^RESULT: ' "$WORK/gpu_check.log" || echo "RESULT: FAIL"
 exit $rc

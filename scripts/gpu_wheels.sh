@@ -28,12 +28,8 @@ PLAT=(--only-binary=:all: --no-deps --python-version 3.12 --implementation cp --
 rm -rf .whl.part && mkdir -p .whl.part/a .whl.part/b
 "$PY" -m pip download -q "${PLAT[@]}" -d .whl.part/a "${A[@]}"
 "$PY" -m pip download -q "${PLAT[@]}" -d .whl.part/b "${B[@]}"
-[[ -f "$TOKENIZER/tokenizer.json" ]] || { echo "error: no tokenizer at $TOKENIZER (set TOKENIZER=)" >&2; exit 2; }
-mkdir -p .whl.part/b/llama3-8b-tokenizer
-for f in tokenizer_config.json special_tokens_map.json LICENSE NOTICE USE_POLICY.md; do
-  cp "$TOKENIZER/$f" .whl.part/b/llama3-8b-tokenizer/
-done
-gzip -9 -c "$TOKENIZER/tokenizer.json" > .whl.part/b/llama3-8b-tokenizer/tokenizer.json.gz
+# the tokenizer's bundle layout has one home, scripts/gpu_bundle.py (the CPU test packs with it too)
+"$PY" scripts/gpu_bundle.py pack "$TOKENIZER" .whl.part/b/llama3-8b-tokenizer || exit 2
 
 tree_b=$(git ls-files -z | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')
 status=0
