@@ -38,7 +38,7 @@ def calibrate_cmd(
     """Fit P(True) calibration on half of a dev set; report ECE / Brier before and after on the other half."""
     import json
 
-    from rankrag_lite.cli.infer_cmd import _load
+    from rankrag_lite.cli.common import load_ranker
     from rankrag_lite.modeling.quant import check_4bit
     from rankrag_lite.evaluation import load_eval_set
     from rankrag_lite.io import atomic_write, dumps
@@ -65,7 +65,7 @@ def calibrate_cmd(
         scorer = RayScorer(ScorerSpec(model, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
                                       calibration=None), on_ray, shard_passages=shard_passages, work=work_dir(out))
     else:
-        scorer = _load(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
+        scorer = load_ranker(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
     log(f"scoring {len(rows):,} pairs of {len({r['qid'] for r in rows})} questions")
     cal, raw = C.calibrate_pairs(scorer, rows, model=model, fingerprint=C.model_fingerprint(resolve_model(model)),
                                  data=str(data), n_bins=bins)

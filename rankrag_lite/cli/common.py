@@ -255,3 +255,32 @@ def ray_options(address: str | None, actors: int, gpus: float, cpus: float):
     from rankrag_lite.ranking.distributed import RayOptions
 
     return RayOptions(address=address, actors=actors, num_gpus=gpus, num_cpus=cpus)
+
+
+# -- the model options of the scoring commands: one home (rerank, rag, calibrate, serve) ---------------
+def scoring_options(model: str, score: str, load_in_4bit: bool, fuse: str | None, threshold: float | None,
+                     threshold_option: str, calibration: Path | None):
+    """The scoring options of rerank / rag checked before anything loads: (fusion, calibration)."""
+    from rankrag_lite.modeling.quant import check_4bit
+    from rankrag_lite.ranking.calibration import check_probability, for_model
+    from rankrag_lite.ranking.fusion import parse_fuse
+    from rankrag_lite.ranking.scorer import check_method
+
+    check_method(score)
+    if load_in_4bit:
+        check_4bit()
+    fusion = parse_fuse(fuse) if fuse is not None else None
+    check_probability(threshold, threshold_option)
+    cal = (for_model(model, calibration, method=score, load_in_4bit=load_in_4bit)
+           if calibration is not None else "auto")
+    return fusion, cal
+
+
+def load_ranker(model: str, load_in_4bit: bool, **settings):
+    """The model as a :class:`~rankrag_lite.RankRAG`, loaded once, saying so (rerank, answer, rag,
+    calibrate, serve)."""
+    from rankrag_lite.model import RankRAG
+    from rankrag_lite.progress import log
+
+    log(f"loading model {model}" + (" in 4-bit" if load_in_4bit else ""))
+    return RankRAG.from_pretrained(model, load_in_4bit=load_in_4bit, **settings)

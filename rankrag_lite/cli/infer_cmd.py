@@ -8,43 +8,18 @@ from typing import Optional
 import typer
 
 from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, check_paths, guard,
-                                     ray_options)
+                                     load_ranker, ray_options, scoring_options)
 from rankrag_lite.modeling.quant import check_4bit
-from rankrag_lite.ranking.fusion import parse_fuse
+from rankrag_lite.pipeline import ABSTAIN_TEXT
 
 FUSE_HELP = ("First stage fused with P(True): bm25 or bm25:W; per query W * z(BM25 score) + (1 - W) * "
              "z(logit P(True)); bm25 alone takes the W chosen on the dev sets (docs/results.md).")
-from rankrag_lite.pipeline import ABSTAIN_TEXT
 
 
 def register(app: typer.Typer) -> None:
     app.command("rerank")(rerank_cmd)
     app.command("answer")(answer_cmd)
     app.command("rag")(rag_cmd)
-
-
-def _scoring_options(model: str, score: str, load_in_4bit: bool, fuse: str | None, threshold: float | None,
-                     threshold_option: str, calibration: Path | None):
-    """The scoring options of rerank / rag checked before anything loads: (fusion, calibration)."""
-    from rankrag_lite.ranking.calibration import check_probability, for_model
-    from rankrag_lite.ranking.scorer import check_method
-
-    check_method(score)
-    if load_in_4bit:
-        check_4bit()
-    fusion = parse_fuse(fuse) if fuse is not None else None
-    check_probability(threshold, threshold_option)
-    cal = (for_model(model, calibration, method=score, load_in_4bit=load_in_4bit)
-           if calibration is not None else "auto")
-    return fusion, cal
-
-
-def _load(model: str, load_in_4bit: bool, **settings):
-    from rankrag_lite.model import RankRAG
-    from rankrag_lite.progress import log
-
-    log(f"loading model {model}" + (" in 4-bit" if load_in_4bit else ""))
-    return RankRAG.from_pretrained(model, load_in_4bit=load_in_4bit, **settings)
 
 
 @guard
@@ -78,7 +53,7 @@ def rerank_cmd(
     from rankrag_lite.io import output_lock
     from rankrag_lite.modeling.loading import check_max_length
 
-    fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
+    fusion, cal = scoring_options(model, score, load_in_4bit, fuse, min_score, "--min-score", calibration)
     on_ray = ray_options(ray, ray_actors, ray_gpus, ray_cpus)
     run = run or out.with_suffix(".trec")
     check_paths({"input": input, "out": out, "run": run})  # the default --run too (a TREC input's name)
@@ -90,7 +65,7 @@ def rerank_cmd(
             scorer = RayScorer(ScorerSpec(model, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit,
                                           max_length=max_length, calibration=cal), on_ray)
         else:
-            m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
+            m = load_ranker(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal)
             scorer = m.with_settings(max_length=check_max_length(m.model, max_length)).scorer
         check_min_score(scorer, min_score)
         res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
@@ -132,7 +107,7 @@ def answer_cmd(
     with output_lock(out):
         for _ in _records(input, k):  # validate before loading the model
             pass
-        m = _load(model, load_in_4bit)
+        m = load_ranker(model, load_in_4bit)
         res = answer_file(m.answerer(max_new_tokens, batch_size=batch_size), input, out, k=k, task=task)
     console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
     if res.get("metrics"):
@@ -167,7 +142,7 @@ def rag_cmd(
 
     from rankrag_lite.io import output_lock
 
-    fusion, cal = _scoring_options(model, score, load_in_4bit, fuse, abstain, "--abstain", calibration)
+    fusion, cal = scoring_options(model, score, load_in_4bit, fuse, abstain, "--abstain", calibration)
     with output_lock(out):
         summary = rag(index, model, questions, out, n=n, k=k, split=split, limit=limit, batch_size=batch_size, score=score,
                       max_new_tokens=max_new_tokens, load_in_4bit=load_in_4bit, fusion=fusion,

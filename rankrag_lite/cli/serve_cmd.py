@@ -40,7 +40,7 @@ def serve_cmd(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level: critical, error, warning, info, debug."),
 ) -> None:
     """Serve the model's P("True") ranking over HTTP: POST /v1/rerank, /v2/rerank, /rerank (Cohere, Jina, vLLM clients), GET /health, /v1/models."""
-    from rankrag_lite.cli.infer_cmd import _load, _scoring_options
+    from rankrag_lite.cli.common import load_ranker, scoring_options
     from rankrag_lite.errors import RankragError
     from rankrag_lite.modeling.loading import check_max_length
     from rankrag_lite.progress import log
@@ -54,8 +54,8 @@ def serve_cmd(
         raise RankragError(f"unknown --log-level {log_level!r}")
     limits = Limits(max_documents=max_documents, max_document_chars=max_document_chars,
                     max_query_chars=max_query_chars, max_body_bytes=max_body_bytes)
-    _, cal = _scoring_options(model, score, load_in_4bit, None, None, "--min-score", calibration)
-    m = _load(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal, device=device)
+    _, cal = scoring_options(model, score, load_in_4bit, None, None, "--min-score", calibration)
+    m = load_ranker(model, load_in_4bit, batch_size=batch_size, score=score, calibration=cal, device=device)
     m = m.with_settings(max_length=check_max_length(m.model, max_length))
     app = create_app(m, name=name or model, limits=limits, api_key=api_key, max_batch=max_batch,
                      max_wait=max_wait_ms / 1000.0)
