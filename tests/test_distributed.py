@@ -32,6 +32,9 @@ def _env() -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["RANKRAG_LITE_PROGRESS_EVERY"] = "0"
     env["RANKRAG_LITE_QUIET"] = "0"  # progress lines and the resume notice are checked
+    # the cluster and its clients agree on Ray's token authentication whatever this machine holds: a
+    # ~/.ray/auth_token left by another Ray (ray get-auth-token --generate) made them disagree here
+    env["RAY_AUTH_MODE"] = "disabled"
     return env
 
 
