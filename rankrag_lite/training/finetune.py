@@ -272,17 +272,65 @@ def _prepare(cfg: StageConfig, out: Path):
 
 def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
               recipe: dict | None, resume: bool) -> Path:
-    from rankrag_lite.training.backends import build_model, device
-    from rankrag_lite.training.data import to_dataset, tokenize_records
+    """The run, step by step: checks and plan, work folder, model, data, trainer, training, outputs,
+    merge."""
+    from rankrag_lite.training.backends import build_model
 
-    # --- validate everything cheap before writing anything ---------------------------------------
     plan, cfg, backend, records, rows, stats, plan_tok = _prepare(cfg, out)
-    from rankrag_lite.training.callbacks import (AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback,
-                                                 plot_loss)
+    work, resume_from = _open_work_folder(cfg, out, backend, resume)
+    start_model = resolve_start_model(cfg, work)
+    log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
+    model, tok = build_model(cfg, backend, start_model)
+    if getattr(tok, "chat_template", None) != getattr(plan_tok, "chat_template", None):
+        # the backend's tokenizer renders otherwise than the one the plan counted with: its own rows
+        from rankrag_lite.training.data import tokenize_records
 
+        rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
+                                system_head=cfg.share_system_head)
+    data, shared = _train_data(cfg, model, tok, rows)
+    probe = rows[:PROBE_EXAMPLES]
+    probe_before = probe_loss(model, probe)
+    trainer, packing = _build_trainer(cfg, backend, model, tok, work, data, shared)
+    run = _train(trainer, resume_from)
+    probe_after = probe_loss(trainer.model, probe)
+    # a run that started from a bare adapter trained on a merge of it inside the work folder, which goes:
+    # that merge is kept as OUT/start-model, the base its adapters name
+    keep_start = _inside(start_model, work)
+    base = str(Path(out).resolve() / "start-model") if keep_start else start_model
+    summary = {
+        "stage": cfg.stage, "backend": backend, "method": cfg.method,
+        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "device": run["device"], "start_model": base, "global_step": trainer.state.global_step,
+        "resumed_from": resume_from.name if resume_from else None,
+        "train_loss": run["train_loss"], "train_loss_steps": run["loss_steps"],
+        "probe_examples": len(probe), "probe_loss_before": probe_before, "probe_loss_after": probe_after,
+        "packing": packing, "shared_system_head": shared, "tokens_this_run": run["tokens"],
+        "wall_s_this_run": run["wall_s"], "tokens_per_s_this_run": run["tokens_per_s"], "data": stats,
+        **({"peak_vram_gib": run["peak_vram_gib"]} if "peak_vram_gib" in run else {}),
+    }
+    resolved = {"finetune_run": {**dataclasses.asdict(cfg), "backend": backend}, "start_model": base}
+    if recipe is not None:
+        resolved["recipe"] = recipe
+    if recipe_path is not None:
+        resolved["recipe_file"] = str(recipe_path)
+    _write_outputs(out, work, cfg, trainer.model, tok, start_model=start_model, base=base, keep_start=keep_start,
+                   files={"summary.json": summary, "plan.json": plan.as_dict()}, resolved=resolved,
+                   title=f"stage {cfg.stage} ({backend})")
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"stage {cfg.stage} done: {trainer.state.global_step} steps, probe loss "
+        f"{probe_before:.4f} -> {probe_after:.4f}; adapter in {out / 'adapter'}")
+    if cfg.merge and cfg.method != "full":
+        del trainer, model  # the merge streams the base from disk: free the trained model first
+        _free_memory()
+        merge_run(out)
+    return out
+
+
+def _open_work_folder(cfg: StageConfig, out: Path, backend: str, resume: bool) -> tuple[Path, Path | None]:
+    """The hidden ``.OUT.work`` folder of this run (fresh, or kept with ``--resume`` when it belongs to
+    the same run), and the checkpoint to resume from."""
     work = work_dir(out)
-    ckpt_root = work / "checkpoints"
-    resume_from = last_checkpoint(ckpt_root) if resume else None
+    resume_from = last_checkpoint(work / "checkpoints") if resume else None
     if resume and resume_from is None:
         log(f"--resume: no checkpoint in {work}; starting from scratch")
     if resume_from is None and work.exists():
@@ -295,60 +343,63 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
         if old != run_record:
             raise RankragError(f"--resume: {work} belongs to another run ({old}); drop --resume to restart")
     write_json(run_file, run_record)
+    return work, resume_from
 
-    # --- model, data ---------------------------------------------------------------------------
-    start_model = resolve_start_model(cfg, work)
-    log(f"stage {cfg.stage}: {backend} backend, model {start_model}")
-    model, tok = build_model(cfg, backend, start_model)
-    if getattr(tok, "chat_template", None) != getattr(plan_tok, "chat_template", None):
-        # the backend's tokenizer renders otherwise than the one the plan counted with: its own rows
-        rows = tokenize_records(tok, records, cfg.max_length, cfg.last_turn_only,
-                                system_head=cfg.share_system_head)
-    shared = None
-    if cfg.share_system_head:
-        from rankrag_lite.training.packing import (MASK_IMPLEMENTATIONS, SharedHeadCollator, pack_shared_head,
-                                                   packing_stats, to_packed_dataset)
 
-        impl = model.config._attn_implementation
-        if impl not in MASK_IMPLEMENTATIONS:
-            raise RankragError(f"finetune.stage{cfg.stage}.share_system_head needs sdpa or eager attention, "
-                               f"the model uses {impl}")
-        packed = pack_shared_head(rows, cfg.max_length)
-        shared = packing_stats(rows, packed)
-        log(f"shared system head: {shared['rows_with_shared_head']} of {shared['rows']} rows behind one head, "
-            f"{shared['packed_rows']} packed rows, {shared['packed_tokens']} tokens instead of "
-            f"{shared['row_tokens']} ({100 * shared['tokens_saved_fraction']:.1f}% fewer)")
-    probe = rows[:PROBE_EXAMPLES]
-    probe_before = probe_loss(model, probe)
+def _train_data(cfg: StageConfig, model, tok, rows: list[dict]) -> tuple[dict, dict | None]:
+    """The trainer's data arguments: the token rows (TRL packs them), or rows packed behind a shared
+    system head with their collator; and the shared head's packing statistics (``None`` without)."""
+    from rankrag_lite.training.data import to_dataset
 
-    import torch
+    if not cfg.share_system_head:
+        return {"train_dataset": to_dataset(rows)}, None
+    from rankrag_lite.training.packing import (MASK_IMPLEMENTATIONS, SharedHeadCollator, pack_shared_head,
+                                               packing_stats, to_packed_dataset)
+
+    impl = model.config._attn_implementation
+    if impl not in MASK_IMPLEMENTATIONS:
+        raise RankragError(f"finetune.stage{cfg.stage}.share_system_head needs sdpa or eager attention, "
+                           f"the model uses {impl}")
+    packed = pack_shared_head(rows, cfg.max_length)
+    shared = packing_stats(rows, packed)
+    log(f"shared system head: {shared['rows_with_shared_head']} of {shared['rows']} rows behind one head, "
+        f"{shared['packed_rows']} packed rows, {shared['packed_tokens']} tokens instead of "
+        f"{shared['row_tokens']} ({100 * shared['tokens_saved_fraction']:.1f}% fewer)")
+    return {"train_dataset": to_packed_dataset(packed), "data_collator": SharedHeadCollator(tok.pad_token_id)}, shared
+
+
+def _build_trainer(cfg: StageConfig, backend: str, model, tok, work: Path, data: dict, shared: dict | None):
+    """TRL's SFTTrainer (or the kit's selective-head subclass) with the run's logs and callbacks;
+    returns ``(trainer, packing)``."""
     from trl import SFTTrainer
 
+    from rankrag_lite.training.backends import device
+    from rankrag_lite.training.callbacks import AdapterSnapshotCallback, JsonlLogCallback, ProgressCallback
     from rankrag_lite.training.sft import SelectiveHeadSFTTrainer, trl_kernels_available
 
-    on_cuda = device() == "cuda"
     # Unsloth brings its own loss path (on CPU it replaces TRL's Triton kernels); the hf backend
     # uses TRL's fused head where its kernels load, the selective-head loss otherwise (CPU).
     # Rows packed behind a shared head need the selective-head loss, which takes their 4D mask.
     trainer_cls = SFTTrainer if (backend == "unsloth" or trl_kernels_available()) else SelectiveHeadSFTTrainer
-    data_kwargs = {"train_dataset": to_dataset(rows)}
     if shared is not None:
         trainer_cls = SelectiveHeadSFTTrainer
-        data_kwargs = {"train_dataset": to_packed_dataset(packed),
-                       "data_collator": SharedHeadCollator(tok.pad_token_id)}
-    args, packing = _sft_config(cfg, backend, ckpt_root, on_cuda)
-    log_path = work / "train_log.jsonl"
-    trainer = trainer_cls(
-        model=model,
-        args=args,
-        processing_class=tok,
-        callbacks=[JsonlLogCallback(log_path), ProgressCallback(f"stage {cfg.stage}")],
-        **data_kwargs,
-    )
+    args, packing = _sft_config(cfg, backend, work / "checkpoints", device() == "cuda")
+    trainer = trainer_cls(model=model, args=args, processing_class=tok,
+                          callbacks=[JsonlLogCallback(work / "train_log.jsonl"), ProgressCallback(f"stage {cfg.stage}")],
+                          **data)
     set_decay_steps(trainer, cfg)
-    snapshots = work / "snapshots"
     if cfg.snapshot_adapters:
-        trainer.add_callback(AdapterSnapshotCallback(snapshots))
+        trainer.add_callback(AdapterSnapshotCallback(work / "snapshots"))
+    return trainer, packing
+
+
+def _train(trainer, resume_from: Path | None) -> dict:
+    """Train (from ``resume_from`` when given); the loss over every step, tokens, time and peak VRAM."""
+    import torch
+
+    from rankrag_lite.training.backends import device
+
+    on_cuda = device() == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     # read now: checkpoint rotation (save_total_limit) may delete the resumed checkpoint while training
@@ -356,64 +407,42 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.time() - t0
-    state = trainer.state
-    train_loss, loss_steps = result.training_loss, state.global_step
+    train_loss, loss_steps = result.training_loss, trainer.state.global_step
     if resumed_state is not None:
         train_loss, loss_steps = train_loss_over_all_steps(
-            result.training_loss, state.global_step, int(resumed_state.get("global_step", 0)),
+            result.training_loss, trainer.state.global_step, int(resumed_state.get("global_step", 0)),
             resumed_state.get("log_history", []))
-    probe_after = probe_loss(trainer.model, probe)
-
-    # --- assemble the output atomically --------------------------------------------------------
-    tokens = trainer._total_train_tokens if hasattr(trainer, "_total_train_tokens") else None
-    # a run that started from a bare adapter trained on a merge of it inside the work folder, which goes:
-    # that merge is kept as OUT/start-model, the base its adapters name
-    keep_start = _inside(start_model, work)
-    base = str(Path(out).resolve() / "start-model") if keep_start else start_model
-    summary = {
-        "stage": cfg.stage,
-        "backend": backend,
-        "method": cfg.method,
-        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-        "device": device(),
-        "start_model": base,
-        "global_step": state.global_step,
-        "resumed_from": resume_from.name if resume_from else None,
-        "train_loss": train_loss,
-        "train_loss_steps": loss_steps,
-        "probe_examples": len(probe),
-        "probe_loss_before": probe_before,
-        "probe_loss_after": probe_after,
-        "packing": packing,
-        "shared_system_head": shared,
-        "tokens_this_run": tokens,
-        "wall_s_this_run": round(wall, 2),
-        "tokens_per_s_this_run": round(tokens / wall, 1) if tokens and wall > 0 else None,
-        "data": stats,
-    }
+    tokens = getattr(trainer, "_total_train_tokens", None)
+    run = {"device": device(), "train_loss": train_loss, "loss_steps": loss_steps, "tokens": tokens,
+           "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall, 1) if tokens and wall > 0 else None}
     if on_cuda:
-        summary["peak_vram_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+        run["peak_vram_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return run
+
+
+def _write_outputs(out: Path, work: Path, cfg: StageConfig, model, tok, *, start_model: str, base: str,
+                   keep_start: bool, files: dict, resolved: dict, title: str) -> None:
+    """``OUT`` written atomically: the adapter (or the fully trained model), recipe.yaml, the log and its
+    loss curve, the kept start model, the snapshots and the JSON ``files``. The merge comes after."""
+    from rankrag_lite.training.callbacks import plot_loss
+
+    log_path, snapshots = work / "train_log.jsonl", work / "snapshots"
     with atomic_dir(out) as tmp:
         adapter = tmp / "adapter"
         if cfg.method == "full":  # the trained model itself: OUT/merged, as a LoRA run's merge
-            trainer.model.save_pretrained(str(tmp / "merged"), safe_serialization=True)
+            model.save_pretrained(str(tmp / "merged"), safe_serialization=True)
             tok.save_pretrained(str(tmp / "merged"))
         else:
-            trainer.model.save_pretrained(str(adapter))
+            model.save_pretrained(str(adapter))
             tok.save_pretrained(str(adapter))
             _fix_adapter_base(adapter, start_model)
         # the run's settings by their recipe keys (auto resolved to the backend that trained)
-        resolved = {"finetune_run": {**dataclasses.asdict(cfg), "backend": backend}, "start_model": base}
-        if recipe is not None:
-            resolved["recipe"] = recipe
-        if recipe_path is not None:
-            resolved["recipe_file"] = str(recipe_path)
         (tmp / "recipe.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
         if log_path.exists():
             shutil.copy(log_path, tmp / "train_log.jsonl")
         else:
             (tmp / "train_log.jsonl").write_text("")
-        plot_loss(tmp / "train_log.jsonl", tmp / "loss.png", f"stage {cfg.stage} ({backend})")
+        plot_loss(tmp / "train_log.jsonl", tmp / "loss.png", title)
         if keep_start:
             shutil.move(start_model, str(tmp / "start-model"))
             if adapter.exists():
@@ -425,16 +454,8 @@ def _finetune(cfg: StageConfig, out: Path, *, recipe_path: str | Path | None,
                 else:  # a copy cut short by a kill before --resume
                     shutil.rmtree(snap, ignore_errors=True)
             shutil.move(str(snapshots), str(tmp / "snapshots"))
-        write_json(tmp / "summary.json", summary)
-        write_json(tmp / "plan.json", plan.as_dict())
-    shutil.rmtree(work, ignore_errors=True)
-    log(f"stage {cfg.stage} done: {state.global_step} steps, probe loss "
-        f"{probe_before:.4f} -> {probe_after:.4f}; adapter in {out / 'adapter'}")
-    if cfg.merge and cfg.method != "full":
-        del trainer, model  # the merge streams the base from disk: free the trained model first
-        _free_memory()
-        merge_run(out)
-    return out
+        for name, obj in files.items():
+            write_json(tmp / name, obj)
 
 
 def _free_memory() -> None:
