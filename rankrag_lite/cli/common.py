@@ -235,6 +235,14 @@ def run_app(app, argv: list[str] | None) -> int:
         return 2
 
 
+# -- the scoring options every scoring command shares: one definition each (rerank, rag, evaluate, serve) ---------
+SCORE = typer.Option("true-false", "--score", help="true-false: P(True) as the softmax over the True/False "
+                     "logits; true-vocab: P(True) over the vocabulary.")
+BATCH_SIZE = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass.")
+LOAD_IN_4BIT = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU "
+                            "with bitsandbytes >= 0.49).")
+
+
 # -- --ray and its options: one definition, shared by rerank, evaluate and calibrate ---------------
 RAY = typer.Option(None, "--ray", metavar="local|ADDRESS",
                    help="Score on Ray (needs the ray extra of rankrag-lite; docs/scale.md): 'local' starts a Ray on this machine, "

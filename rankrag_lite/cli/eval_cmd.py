@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, guard, no_repeats,
-                                     ray_options)
+from rankrag_lite.cli.common import (BATCH_SIZE, LOAD_IN_4BIT, RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SCORE,
+                                     SHARD_PASSAGES, guard, no_repeats, ray_options)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +33,15 @@ def evaluate_cmd(
     depth: int = typer.Option(100, "--depth", help="First-stage depth: BM25 top-k for BEIR / QA + corpus; the first k of a given order (TREC DL, candidates)."),
     split: str = typer.Option("test", "--split", help="BEIR split."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
-    score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
+    score: str = SCORE,
+    batch_size: int = BATCH_SIZE,
     answer: Optional[bool] = typer.Option(None, "--answer/--no-answer", help="Generate answers and report EM/F1/Acc (default: when a model is given and the set has answers)."),
     answer_from: Optional[list[str]] = typer.Option(None, "--answer-from", help="Rankers whose top-k is answered (default: the answering model's ranking)."),
     answer_k: int = typer.Option(5, "--answer-k", help="Passages the answer reads."),
     answer_model: Optional[str] = typer.Option(None, "--answer-model", help="Model that answers (default: the first --model)."),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random ranker."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
+    load_in_4bit: bool = LOAD_IN_4BIT,
     fuse: Optional[list[str]] = typer.Option(None, "--fuse", help="bm25 or bm25:W (repeatable): one more row per model, MODEL+bm25:W, its P(True) fused with the first-stage BM25 score (the run's own scores, else BM25 over the candidates); report it as fusion, not as the model."),
     significance: Optional[str] = typer.Option(None, "--significance", help="A row's name (bm25, given, a model's label, MODEL+bm25:W): every other row is compared with it question by question (paired randomization test, ranx): difference, p-value, wins / losses."),
     ray: Optional[str] = RAY,

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import (RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SHARD_PASSAGES, check_paths, guard,
-                                     load_ranker, ray_options, scoring_options)
+from rankrag_lite.cli.common import (BATCH_SIZE, LOAD_IN_4BIT, RAY, RAY_ACTORS, RAY_CPUS, RAY_GPUS, SCORE,
+                                     SHARD_PASSAGES, check_paths, guard, load_ranker, ray_options, scoring_options)
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.pipeline import ABSTAIN_TEXT
 
@@ -29,9 +29,9 @@ def rerank_cmd(
     out: Path = typer.Option(..., "--out", help="Reranked JSONL: the records with rerank_score per passage, best first."),
     run: Optional[Path] = typer.Option(None, "--run", help="TREC run to write (default: --out with .trec)."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Rerank only the first K candidates of each query (all if not given); fewer is an error."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
-    score: str = typer.Option("true-false", "--score", help="true-false: softmax over the True/False logits; true-vocab: P(True) over the vocabulary."),
+    batch_size: int = BATCH_SIZE,
+    load_in_4bit: bool = LOAD_IN_4BIT,
+    score: str = SCORE,
     fmt: str = typer.Option("auto", "--format", help="auto, candidates, rankllm or trec."),
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="With a TREC run: corpus JSONL {id|_id, title, text} or a BEIR folder."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="With a TREC run: queries TSV qid<TAB>query or JSONL."),
@@ -125,10 +125,10 @@ def rag_cmd(
     n: int = typer.Option(100, "--n", help="Passages retrieved per question (the paper: 100)."),
     k: int = typer.Option(5, "--k", help="Passages the answer reads (the paper: 5)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
-    score: str = typer.Option("true-false", "--score", help="true-false or true-vocab."),
+    batch_size: int = BATCH_SIZE,
+    score: str = SCORE,
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Greedy decoding budget."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes (CUDA GPU, or CPU with bitsandbytes >= 0.49)."),
+    load_in_4bit: bool = LOAD_IN_4BIT,
     fuse: Optional[str] = typer.Option(None, "--fuse", help=FUSE_HELP),
     abstain: Optional[float] = typer.Option(None, "--abstain", help="Abstain when no candidate's calibrated P(relevant) reaches P (0-1, e.g. 0.5): the answer is --abstain-text; every answer row gets best_score. Needs a calibration."),
     abstain_text: str = typer.Option(ABSTAIN_TEXT, "--abstain-text", help="The answer of a question abstained on."),

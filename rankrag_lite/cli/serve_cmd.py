@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from rankrag_lite.cli.common import guard
+from rankrag_lite.cli.common import BATCH_SIZE, LOAD_IN_4BIT, SCORE, guard
 from rankrag_lite.serving import LOADS
 
 API_KEY_ENV = "RANKRAG_LITE_API_KEY"
@@ -25,7 +25,7 @@ def serve_cmd(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar=API_KEY_ENV, show_envvar=True,
                                           help="Require 'Authorization: Bearer KEY' on every route but /health."),
     name: Optional[str] = typer.Option(None, "--served-model-name", help="The model's name in requests and /v1/models (default: --model as given)."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per forward pass."),
+    batch_size: int = BATCH_SIZE,
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Passages of concurrent requests merged into one scoring call."),
     max_wait_ms: float = typer.Option(5.0, "--max-wait-ms", min=0.0, help="How long the first waiting request waits for others to join its batch."),
     max_documents: int = typer.Option(1000, "--max-documents", min=1, help="Documents per request (more: 413)."),
@@ -33,9 +33,9 @@ def serve_cmd(
     max_query_chars: int = typer.Option(4000, "--max-query-chars", min=1, help="Characters of the query (more: 413)."),
     max_body_bytes: int = typer.Option(4 * 1024 * 1024, "--max-body-bytes", min=1, help="Request body size in bytes (more: 413)."),
     max_length: int = typer.Option(2048, "--max-length", min=64, help="Longest prompt in tokens (longer documents are cut)."),
-    score: str = typer.Option("true-false", "--score", help="true-false: softmax over the True/False logits; true-vocab: P(True) over the vocabulary."),
+    score: str = SCORE,
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration JSON to apply (default: calibration.json beside the model, when present)."),
-    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights through bitsandbytes."),
+    load_in_4bit: bool = LOAD_IN_4BIT,
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: CUDA when there is one)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level: critical, error, warning, info, debug."),
 ) -> None:
