@@ -151,45 +151,45 @@ def base_dtype(base: str):
     return _stored_dtype(folder, _shard_map(folder))
 
 
-def base_size_bytes(base: str) -> int | None:
-    """Bytes of the base's safetensors weights, from a local folder, the hub cache or the hub's file
-    list; ``None`` when none of them can say (offline and not cached)."""
+def _local_weights(base: str) -> Path | None:
+    """The folder holding all of the base's safetensors shards on this machine: the base itself, or its
+    complete hub-cache snapshot; ``None`` when they are not all here."""
     if Path(base).is_dir():
-        files = list(Path(base).glob("*.safetensors"))
-        return sum(f.stat().st_size for f in files) if files else None
-    try:
-        from huggingface_hub import HfApi, snapshot_download
-
-        try:
-            local = Path(snapshot_download(base, allow_patterns=["*.json"], local_files_only=True))
-            shards = _shard_map(local)
-            if shards and all((local / s).exists() for s in set(shards.values())):
-                return sum((local / s).stat().st_size for s in set(shards.values()))
-        except Exception:  # noqa: BLE001 - not cached
-            pass
-        from rankrag_lite.modeling.loading import hub_offline
-
-        if hub_offline():
-            return None
-        info = HfApi().model_info(base, files_metadata=True, timeout=10)
-        sizes = [s.size for s in info.siblings or [] if s.rfilename.endswith(".safetensors") and s.size]
-        return sum(sizes) or None
-    except Exception:  # noqa: BLE001 - no network: unknown
-        return None
-
-
-def base_cached(base: str) -> bool:
-    """The base's weights are on this machine already (a folder, or complete in the hub cache)."""
-    if Path(base).is_dir():
-        return True
+        return Path(base)
     try:
         from huggingface_hub import snapshot_download
 
         local = Path(snapshot_download(base, allow_patterns=["*.json"], local_files_only=True))
-        shards = _shard_map(local)
-        return bool(shards) and all((local / s).exists() for s in set(shards.values()))
-    except Exception:  # noqa: BLE001 - not cached
-        return False
+    except Exception:  # noqa: BLE001 - not in the cache
+        return None
+    shards = _shard_map(local)
+    return local if shards and all((local / s).exists() for s in set(shards.values())) else None
+
+
+def base_cached(base: str) -> bool:
+    """The base's weights are on this machine already (a folder, or complete in the hub cache)."""
+    return _local_weights(base) is not None
+
+
+def base_size_bytes(base: str) -> int | None:
+    """Bytes of the base's safetensors weights, from a local copy or the hub's file list; ``None`` when
+    neither can say (offline and not cached)."""
+    local = _local_weights(base)
+    if local is not None:
+        files = set((_shard_map(local) or {}).values())
+        return sum((local / f).stat().st_size for f in files) or None
+    from rankrag_lite.modeling.loading import hub_offline
+
+    if hub_offline():
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        info = HfApi().model_info(base, files_metadata=True, timeout=10)
+    except Exception:  # noqa: BLE001 - no network: unknown
+        return None
+    sizes = [s.size for s in info.siblings or [] if s.rfilename.endswith(".safetensors") and s.size]
+    return sum(sizes) or None
 
 
 # --- the adapter: its LoRA pairs and their scales ---------------------------------------------------
@@ -299,7 +299,7 @@ def _patch_shard(src: Path, dest: Path, pairs: dict, device: str) -> int:
     return patched
 
 
-def _stream_merge(folder: Path, shards: dict[str, str], pairs: dict, dest: Path, dtype) -> None:
+def _stream_merge(folder: Path, shards: dict[str, str], pairs: dict, dest: Path, dtype, stored) -> None:
     """Write each shard of ``folder`` into ``dest`` with the LoRA deltas folded in.
 
     In the base's own dtype (the usual case) each shard is copied and its adapted weights patched in
@@ -311,7 +311,6 @@ def _stream_merge(folder: Path, shards: dict[str, str], pairs: dict, dest: Path,
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     files = sorted(set(shards.values()))
-    stored = _stored_dtype(folder, shards)
     for i, shard in enumerate(files, start=1):
         if dtype is None or dtype == stored:
             _patch_shard(folder / shard, dest / shard, pairs, device)
@@ -374,8 +373,8 @@ def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
         raise RankragError(f"the adapter's base {base!r} is a quantised checkpoint; merge needs its 16-bit "
                            "weights (name the 16-bit repo or folder as the adapter's base)")
     shards = _shard_map(folder)
-    if dtype is None:
-        dtype = _stored_dtype(folder, shards)
+    stored = _stored_dtype(folder, shards)
+    dtype = stored if dtype is None else dtype
     pairs, why = _lora_pairs(adapter)
     if pairs is not None and shards is not None:
         missing = sorted(k for k in pairs if k not in shards)
@@ -390,7 +389,7 @@ def merge_adapter(adapter_dir: str | os.PathLike, out: str | os.PathLike, *,
         if pairs is not None:
             log(f"merge: folding {len(pairs)} LoRA weights of {adapter} into a copy of {base} -> {out} "
                 f"({len(set(shards.values()))} shards, {str(dtype).removeprefix('torch.')}), one weight at a time")
-            _stream_merge(folder, shards, pairs, tmp, dtype)
+            _stream_merge(folder, shards, pairs, tmp, dtype, stored)
         else:
             from rankrag_lite.progress import warn
 

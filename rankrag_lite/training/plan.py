@@ -286,11 +286,12 @@ def check_merge_disk(cfg: StageConfig, out: Path, plan: TrainingPlan) -> None:
         plan.notes.append(f"merge size unknown (offline, {source} not in the hub cache): check free disk")
         return
     plan.merge_gib = size / GIB
-    need = size * (1 if base_cached(source) else 2)
+    cached = base_cached(source)
+    need = size * (1 if cached else 2)
     root = out.parent if out.parent.exists() else Path(".")
     free = shutil.disk_usage(root).free
     if need > free:
-        extra = "" if base_cached(source) else f" (with {size / GIB:.1f} GiB of {source}'s 16-bit weights to fetch)"
+        extra = "" if cached else f" (with {size / GIB:.1f} GiB of {source}'s 16-bit weights to fetch)"
         raise RankragError(f"the merge needs about {need / GIB:.1f} GiB{extra} and {root} has "
                            f"{free / GIB:.1f} GiB free: free disk or set merge: false (merge later with "
                            "rankrag-lite merge OUT)")
