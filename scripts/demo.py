@@ -51,7 +51,7 @@ def _subset(data_root: Path, out: Path, questions: int) -> tuple[Path, Path]:
 
 def run_demo(data_root: Path, out: Path, recipe: Path, steps: int, questions: int,
              shipped: Optional[Path]) -> dict:
-    from rankrag_lite.config import load_recipe
+    from rankrag_lite.recipes import load_recipe
     from rankrag_lite.data.blend import build_blend
     from rankrag_lite.evaluation.datasets import load_eval_set
     from rankrag_lite.evaluation.runner import evaluate
@@ -60,7 +60,7 @@ def run_demo(data_root: Path, out: Path, recipe: Path, steps: int, questions: in
     from rankrag_lite.pipeline import rag
     from rankrag_lite.retrieval import build_index
     from rankrag_lite.training.finetune import finetune
-    from rankrag_lite.training.recipe import stage_config
+    from rankrag_lite.training.config import stage_config
 
     if not (data_root / TWOWIKI).exists():
         raise RankragError(f"demo data not found: {data_root / TWOWIKI} (pass --data-root)")

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from rankrag_lite.config import load_recipe
-from rankrag_lite.training.recipe import stage_config
+from rankrag_lite.recipes import load_recipe
+from rankrag_lite.training.config import stage_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "rankrag_lite" / "assets" / "smollm2-135m-rankrag"

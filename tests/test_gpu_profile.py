@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.errors import RankragError
 from rankrag_lite.training.gpu_profile import (PROFILES, GpuIdentity, choose_profile, parse_nvidia_smi,
                                                profile_recipe)
-from rankrag_lite.training.recipe import stage_config
+from rankrag_lite.training.config import stage_config
 
 # names, memory and capability as torch.cuda reports them on each card
 CARDS = {

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rankrag_lite import prompts
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.data import sources as S
 from rankrag_lite.data.blend import check_blend, parse_blend
 from rankrag_lite.formats.hub import HUB_MIRROR_ENV, hub_rows

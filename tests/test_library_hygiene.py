@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.errors import RankragError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -105,7 +105,7 @@ def test_02_finetune(tmp_path, tiny_model_path, tiny_recipe):
     assert text.count("$ rankrag-lite finetune --stage") == 2 and "recipe-T4.yaml" in text
     import yaml
 
-    from rankrag_lite.training.recipe import stage_config
+    from rankrag_lite.training.config import stage_config
 
     tiny, t4 = yaml.safe_load(recipe.read_text()), yaml.safe_load((out / "recipe-T4.yaml").read_text())
     for stage in (1, 2):

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
 from rankrag_lite.training.finetune import finetune
-from rankrag_lite.training.recipe import stage_config
+from rankrag_lite.training.config import stage_config
 
 
 def _cfg(tiny_recipe, tmp_path, fixtures, *, stage1=None, **finetune_keys):

@@ -406,7 +406,7 @@ def test_rerank_caps_max_length(tmp_path):
 
 def test_finetune_failing_while_loading_leaves_no_work_folder(tmp_path):
     from rankrag_lite.training.finetune import finetune
-    from rankrag_lite.training.recipe import stage_config
+    from rankrag_lite.training.config import stage_config
 
     broken = tmp_path / "broken-model"
     broken.mkdir()

@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from rankrag_lite import prompts
 from rankrag_lite.cli import app
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.errors import RankragError
 from rankrag_lite.modeling.chat import IGNORE, assistant_char_spans, tokenize_chat
 from rankrag_lite.training.data import load_chat_records, tokenize_records
-from rankrag_lite.training.recipe import stage_config
+from rankrag_lite.training.config import stage_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

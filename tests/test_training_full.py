@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
-from rankrag_lite.training.recipe import stage_config
+from rankrag_lite.training.config import stage_config
 
 def test_full_method_is_validated():
     rec = {"finetune": {"method": "full", "stage2": {"snapshot_adapters": True}}}

@@ -35,9 +35,9 @@ def finetune_cmd(
     """Fine-tune one stage with LoRA/QLoRA through TRL's SFTTrainer (the plan is printed first)."""
     on_interrupt("To continue, run the same command with --resume: it goes on from the last "
                  f"checkpoint (every save_steps steps) kept beside {out}.")
-    from rankrag_lite.config import load_recipe
+    from rankrag_lite.recipes import load_recipe
     from rankrag_lite.training.finetune import finetune
-    from rankrag_lite.training.recipe import stage_config
+    from rankrag_lite.training.config import stage_config
 
     rec = load_recipe(recipe)
     cfg = stage_config(rec, stage, model=model, data=data, backend=backend, max_steps=max_steps,
@@ -47,7 +47,7 @@ def finetune_cmd(
 
 def recipe_keys_cmd() -> None:
     """List the finetune keys of a recipe: type, default, notes, help (the table of docs/recipes.md)."""
-    from rankrag_lite.training.recipe import describe_keys
+    from rankrag_lite.training.config import describe_keys
 
     typer.echo(describe_keys(), nl=False)
 

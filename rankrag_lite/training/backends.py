@@ -17,7 +17,7 @@ from rankrag_lite.modeling.loading import (_align_eos, default_dtype, keep_4bit_
                                            resolve_model)
 from rankrag_lite.modeling.quant import check_4bit
 from rankrag_lite.modeling.unsloth_loader import cuda_available, import_unsloth, unsloth_installed
-from rankrag_lite.training.recipe import StageConfig
+from rankrag_lite.training.config import StageConfig
 
 
 def device() -> str:

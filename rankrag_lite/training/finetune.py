@@ -46,7 +46,7 @@ from rankrag_lite.io import atomic_dir, clean_leftovers, output_lock, write_json
 from rankrag_lite.modeling.chat import IGNORE
 from rankrag_lite.modeling.loading import finetune_output_model, resolve_model
 from rankrag_lite.progress import log
-from rankrag_lite.training.recipe import StageConfig, trl_arguments
+from rankrag_lite.training.config import StageConfig, trl_arguments
 
 PROBE_EXAMPLES = 8
 
@@ -127,7 +127,7 @@ def _sft_config(cfg: StageConfig, backend: str, ckpt_root: Path, on_cuda: bool):
     packing = effective_packing(cfg, backend, on_cuda)
     micro, accum = micro_and_accum(cfg, packing, on_cuda)
     kwargs = dict(
-        trl_arguments(cfg),  # lr -> learning_rate, epochs -> num_train_epochs, ... (recipe.py says)
+        trl_arguments(cfg),  # lr -> learning_rate, epochs -> num_train_epochs, ... (training/config.py says)
         output_dir=str(ckpt_root),
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accum,
@@ -198,7 +198,7 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     before the merge starts: a merge that fails leaves ``OUT/adapter`` (``rankrag-lite merge OUT``
     redoes it alone)."""
     if not isinstance(cfg, StageConfig):
-        raise TypeError(f"cfg must be a StageConfig (rankrag_lite.training.recipe.stage_config), "
+        raise TypeError(f"cfg must be a StageConfig (rankrag_lite.training.config.stage_config), "
                         f"got {type(cfg).__name__}")
     out = Path(out)
     if dry_run:

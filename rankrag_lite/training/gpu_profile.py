@@ -113,9 +113,9 @@ def profile_recipe(recipe: str | os.PathLike, profile: Profile, dest: str | os.P
     micro-batch, with the accumulation raised so that micro-batch x accumulation stays the recipe's."""
     import yaml
 
-    from rankrag_lite.config import load_recipe
+    from rankrag_lite.recipes import load_recipe
     from rankrag_lite.io import atomic_write
-    from rankrag_lite.training.recipe import stage_config
+    from rankrag_lite.training.config import stage_config
 
     data = load_recipe(recipe)
     ft = data.setdefault("finetune", {})

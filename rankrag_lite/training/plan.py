@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rankrag_lite.errors import RankragError
-from rankrag_lite.training.recipe import StageConfig
+from rankrag_lite.training.config import StageConfig
 
 #: more passes than this over the data and the plan says so
 MANY_PASSES = 3.0

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.data.blend.config import parse_blend
 from rankrag_lite.data.blend.manifest import make_manifest, write_blend
 from rankrag_lite.data.blend.mix import mix

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rankrag_lite import prompts
-from rankrag_lite.config import from_dict, section
+from rankrag_lite.recipes import from_dict, section
 from rankrag_lite.data import sources as S
 from rankrag_lite.errors import RankragError
 

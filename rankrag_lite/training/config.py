@@ -26,7 +26,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rankrag_lite.config import check_fields, check_value, section, type_name
+from rankrag_lite.recipes import check_fields, check_value, section, type_name
 from rankrag_lite.errors import RankragError
 
 SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

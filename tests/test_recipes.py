@@ -1,4 +1,4 @@
-"""rankrag_lite.config: a recipe cannot hold more than its file spells out (YAML aliases are refused,
+"""rankrag_lite.recipes: a recipe cannot hold more than its file spells out (YAML aliases are refused,
 so an alias bomb never expands) and every top-level key is type-checked, with a short error line."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import cli, one_line_error
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.errors import RankragError
 
 FIX = Path(__file__).parent / "fixtures"

@@ -12,9 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from rankrag_lite.cli import app
-from rankrag_lite.config import load_recipe
+from rankrag_lite.recipes import load_recipe
 from rankrag_lite.errors import RankragError
-from rankrag_lite.training.recipe import (SHARED_KEYS, STAGE_KEYS, LoraSettings, StageConfig, describe_keys,
+from rankrag_lite.training.config import (SHARED_KEYS, STAGE_KEYS, LoraSettings, StageConfig, describe_keys,
                                           stage_config, trl_arguments)
 
 ROOT = Path(__file__).resolve().parent.parent
