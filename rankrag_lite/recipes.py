@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from rankrag_lite.errors import RankragError
+from rankrag_lite.errors import RankragError, SettingError
 
 #: what a recipe may hold: only sections some module reads (inference and evaluation settings are
 #: command-line options, not recipe sections)
@@ -139,14 +139,18 @@ def type_name(tp) -> str:
 def from_dict(cls, data: dict | None, where: str):
     """Build dataclass ``cls`` from ``data``: unknown keys, missing keys, wrong types -> RankragError.
 
-    Nested dataclasses (and lists of them) are built recursively.
+    Nested dataclasses (and lists of them) are built recursively. A value the class itself refuses
+    (a :class:`~rankrag_lite.errors.SettingError` from its ``__post_init__``) is named ``where.key``.
     """
     values = check_fields(cls, data, where)
     for f in dataclasses.fields(cls):
         if (f.name not in values and f.default is dataclasses.MISSING
                 and f.default_factory is dataclasses.MISSING):
             raise RankragError(f"{where}: missing required key '{f.name}'")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except SettingError as e:  # checked by the class itself: named by its place in the recipe
+        raise e.named(f"{where}.{e.key}") from None
 
 
 def check_fields(cls, data: dict | None, where: str, keys=None, hint=None, others=()) -> dict:

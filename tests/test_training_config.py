@@ -12,13 +12,11 @@ import yaml
 from typer.testing import CliRunner
 
 from rankrag_lite.cli import app
-from rankrag_lite.recipes import load_recipe
-from rankrag_lite.errors import RankragError
+from rankrag_lite.errors import RankragError, SettingError
 from rankrag_lite.training.config import (SHARED_KEYS, STAGE_KEYS, LoraSettings, StageConfig, describe_keys,
                                           stage_config, trl_arguments)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((ROOT / "recipes").rglob("*.yaml")) + sorted((ROOT / "rankrag_lite/assets").glob("*/recipe.yaml"))
 
 
 def test_every_setting_has_one_field_with_a_help_text():
@@ -77,11 +75,53 @@ def test_one_name_per_knob_in_recipe_options_and_saved_config():
     ({}, 2, {"backend": "tpu"}, "--backend: expected auto, hf or unsloth"),
     ({}, 2, {"max_steps": 0}, "--max-steps must be -1 or >= 1, got 0"),
     ({"method": "full", "load_in_4bit": True}, 2, {}, "drop finetune.load_in_4bit"),
+    ({"method": "full", "load_in_4bit": False}, 2, {"load_in_4bit": True}, "drop --load-in-4bit"),
+    ({"stage2": {"lora": {"dropout": 1}}}, 2, {}, "finetune.stage2.lora.dropout must be in [0, 1), got 1"),
+    ({"method": "full", "stage2": {"snapshot_adapters": True}}, 2, {},
+     "finetune.stage2.snapshot_adapters keeps LoRA adapters"),
 ])
 def test_bad_settings_are_one_line_errors_naming_where(recipe, stage, options, message):
     with pytest.raises(RankragError) as info:
         stage_config({"finetune": recipe}, stage, **options)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: StageConfig(stage=2, batch_size=0), "batch_size must be >= 1, got 0"),
+    (lambda: dataclasses.replace(StageConfig(stage=2), lr=-1.0), "lr must be > 0, got -1.0"),
+    (lambda: dataclasses.replace(StageConfig(stage=1), max_steps=0), "max_steps must be -1 or >= 1, got 0"),
+    (lambda: dataclasses.replace(StageConfig(stage=2), warmup_ratio=1), "warmup_ratio must be in [0, 1), got 1"),
+    (lambda: StageConfig(stage=3), "stage must be 1 or 2, got 3"),
+    (lambda: LoraSettings(r=0), "r must be >= 1, got 0"),
+    (lambda: dataclasses.replace(LoraSettings(), target_modules=[]), "target_modules must be a non-empty list, got []"),
+    (lambda: StageConfig(stage=2, lora={"alpha": 0}), "lora.alpha must be > 0, got 0"),
+    (lambda: StageConfig(stage=2, lr="fast"), "lr: expected float, got str ('fast')"),
+    (lambda: StageConfig(stage=2, backend="tpu"), "backend: expected auto, hf or unsloth, got str ('tpu')"),
+    (lambda: StageConfig(stage=2, method="full", load_in_4bit=True),
+     "full fine-tuning trains 16/32-bit weights: drop load_in_4bit (QLoRA is method lora)"),
+    (lambda: dataclasses.replace(StageConfig(stage=2), scheduler="warmup_stable_decay"),
+     "scheduler: warmup_stable_decay needs decay_ratio (the fraction of the steps in the final decay) or "
+     "scheduler_kwargs.num_decay_steps"),
+])
+def test_a_config_built_in_python_checks_itself(build, message):
+    """Built or replaced in a notebook, not read from a recipe: the same one-line error, named by the
+    field (__post_init__, as TRL's configs)."""
+    with pytest.raises(SettingError) as info:
+        build()
+    assert str(info.value) == message
+
+
+def test_a_field_set_after_construction_is_checked_before_finetune_runs(tmp_path):
+    from rankrag_lite.training.finetune import finetune
+
+    cfg = stage_config({"finetune": {}}, 2, data=str(Path(__file__).parent / "fixtures" / "sft_chat_40.jsonl"))
+    cfg.lora = {"r": 8}  # a mapping is built into LoraSettings
+    cfg.validate()
+    assert cfg.lora == LoraSettings(r=8)
+    cfg.batch_size = 0
+    with pytest.raises(SettingError, match=r"^batch_size must be >= 1, got 0$"):
+        finetune(cfg, tmp_path / "out", dry_run=True)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_api_misuse_of_stage_config_is_a_type_error():
@@ -96,22 +136,6 @@ def test_api_misuse_of_stage_config_is_a_type_error():
 def test_a_bad_top_level_seed_is_a_one_line_error():
     with pytest.raises(RankragError, match=r"seed: expected int, got str \('x'\)"):
         stage_config({"seed": "x", "finetune": {}}, 2)
-
-
-def test_bad_yaml_names_its_line(tmp_path):
-    bad = tmp_path / "r.yaml"
-    bad.write_text("finetune:\n  stage1:\n    lr: [1\n")
-    with pytest.raises(RankragError, match=r"r.yaml: not valid YAML \(.* at line \d+, column \d+\)"):
-        load_recipe(bad)
-
-
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
-def test_shipped_recipes_resolve_and_hold_no_stale_section_comment(path):
-    rec = load_recipe(path)
-    if "finetune" in rec:
-        for stage in (1, 2):
-            stage_config(rec, stage)
-    assert "# inference:" not in path.read_text()
 
 
 def test_docs_recipes_md_is_the_recipe_keys_listing():

@@ -22,12 +22,13 @@ the default.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rankrag_lite.recipes import check_fields, check_value, section, type_name
-from rankrag_lite.errors import RankragError
+from rankrag_lite.errors import RankragError, SettingError
 
 SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -41,7 +42,8 @@ def _key(default: Any = dataclasses.MISSING, help: str = "", *, factory=None, sh
          trl: str | None = None, option: str | None = None, valid=None, recipe: bool = True):
     """A setting: ``help`` for the listing; ``shared``: also a key of ``finetune:`` itself (a default
     for both stages); ``trl``: the SFTConfig argument it is passed as; ``option``: the ``finetune``
-    command-line option that overrides it; ``valid``: ``(test, text)`` on a non-null value."""
+    command-line option that overrides it; ``valid``: ``(test, text)`` on a non-null value, checked
+    by the class's ``__post_init__`` (:func:`_check_fields`)."""
     metadata = {"help": help, "shared": shared, "trl": trl, "option": option, "valid": valid,
                 "recipe": recipe}
     if factory is not None:
@@ -58,15 +60,24 @@ class LoraSettings:
                                      factory=lambda: list(SEVEN_PROJECTIONS),
                                      valid=(lambda v: len(v) > 0, "a non-empty list"))
 
+    def __post_init__(self):
+        _check_fields(self)
+
 
 @dataclass
 class StageConfig:
     """Everything one ``finetune`` run needs: each setting once, with its default and help text.
 
-    Built by :func:`stage_config` from a recipe; a field may be changed before :func:`finetune
-    <rankrag_lite.training.finetune.finetune>` runs (the notebooks adapt batch sizes per GPU)."""
+    Built by :func:`stage_config` from a recipe, or directly. Every construction checks the values
+    (``__post_init__``, as TRL's configs do: types, ranges, settings that exclude each other), so one
+    built or ``dataclasses.replace``-d in a notebook is refused with the same one-line
+    :class:`~rankrag_lite.errors.SettingError` as a recipe (named by the field there, by the recipe
+    key or option through :func:`stage_config`). A field may be changed before :func:`finetune
+    <rankrag_lite.training.finetune.finetune>` runs (the notebooks adapt batch sizes per GPU):
+    :meth:`validate` checks it again, and ``finetune`` calls it."""
 
-    stage: int = _key(help="1: SFT on chat data; 2: the RankRAG blend", option="--stage", recipe=False)
+    stage: int = _key(help="1: SFT on chat data; 2: the RankRAG blend", option="--stage", recipe=False,
+                      valid=(lambda v: v in (1, 2), "1 or 2"))
     backend: Literal["auto", "hf", "unsloth"] = _key(
         "auto", "hf (transformers + peft), unsloth, or auto (unsloth on a CUDA GPU where it is installed, "
         "hf otherwise)", shared=True, option="--backend")
@@ -141,6 +152,30 @@ class StageConfig:
     seed: int | None = _key(None, "seed of the data sample and order and of the LoRA init (null: the "
                             "recipe's top-level seed, 42 when unset)", trl="seed")
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Each value's type and range, the adapters' (``lora.r``, ...), then the settings that
+        exclude or need each other: a :class:`~rankrag_lite.errors.SettingError` naming the field."""
+        _check_fields(self)
+        if isinstance(self.lora, LoraSettings):  # (a dict given for it was built into one above)
+            try:
+                _check_fields(self.lora)
+            except SettingError as e:
+                raise e.named(f"lora.{e.key}") from None
+        if self.method == "full" and self.load_in_4bit:
+            raise SettingError("load_in_4bit", lambda name: f"full fine-tuning trains 16/32-bit weights: "
+                               f"drop {name} (QLoRA is method lora)")
+        if (self.scheduler == "warmup_stable_decay" and not self.decay_ratio
+                and "num_decay_steps" not in self.scheduler_kwargs):
+            raise SettingError("scheduler", lambda name: f"{name}: warmup_stable_decay needs decay_ratio (the "
+                               "fraction of the steps in the final decay) or scheduler_kwargs.num_decay_steps")
+        _check_scheduler_kwargs(self)
+        if self.method == "full" and self.snapshot_adapters:
+            raise SettingError("snapshot_adapters", lambda name: f"{name} keeps LoRA adapters; a full "
+                               "fine-tuning run has none (set it to false)")
+
 
 #: what a stage takes when neither the recipe nor the command line says
 STAGE_DEFAULTS = {1: {"last_turn_only": True}, 2: {}}
@@ -193,7 +228,7 @@ def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
         keys = check_fields(StageConfig, keys, where, keys=STAGE_KEYS, hint=_unknown_key_hint)
         if n == stage:
             layers.append((where, keys))
-    hints = typing.get_type_hints(StageConfig)
+    hints = _hints(StageConfig)
     given = {k: check_value(v, hints[k], option_name(k))  # option values are input too (--method half)
              for k, v in options.items() if v is not None}
     values: dict[str, Any] = {}
@@ -206,28 +241,18 @@ def stage_config(recipe: dict, stage: int, **options) -> StageConfig:
     if values.get("seed") is None:
         seed = recipe.get("seed", 42)
         values["seed"] = check_value(seed, int, "seed")
-    cfg = StageConfig(stage=stage, **values)
-    _check_ranges(cfg, lambda key: origin.get(key, key))
-    _check_ranges(cfg.lora, lambda key: f"{origin.get('lora', 'lora')}.{key}")
-    if cfg.method == "full" and cfg.load_in_4bit:
-        raise RankragError(f"full fine-tuning trains 16/32-bit weights: drop {origin['load_in_4bit']} "
-                           "(QLoRA is method lora)")
-    if (cfg.scheduler == "warmup_stable_decay" and not cfg.decay_ratio
-            and "num_decay_steps" not in cfg.scheduler_kwargs):
-        raise RankragError(f"{origin.get('scheduler', 'scheduler')}: warmup_stable_decay needs decay_ratio "
-                           "(the fraction of the steps in the final decay) or scheduler_kwargs.num_decay_steps")
-    _check_scheduler_kwargs(cfg, origin.get("scheduler_kwargs", "scheduler_kwargs"))
-    if cfg.method == "full" and cfg.snapshot_adapters:
-        raise RankragError(f"{origin['snapshot_adapters']} keeps LoRA adapters; a full fine-tuning run has "
-                           "none (set it to false)")
-    return cfg
+    try:
+        return StageConfig(stage=stage, **values)  # checked by StageConfig itself
+    except SettingError as e:  # named where the value came from: finetune.stage2.lr, --max-steps
+        head, dot, rest = e.key.partition(".")
+        raise e.named(origin.get(head, head) + dot + rest) from None
 
 
 #: what the Trainer passes a schedule itself (a recipe giving one would fail inside it)
 _SCHEDULER_SET_BY_TRAINER = {"optimizer", "num_warmup_steps", "num_training_steps"}
 
 
-def _check_scheduler_kwargs(cfg: StageConfig, where: str) -> None:
+def _check_scheduler_kwargs(cfg: StageConfig) -> None:
     """Each key of ``scheduler_kwargs`` is an argument of the schedule's function: checked with the
     recipe, not by a TypeError once the model has loaded (transformers is imported only when the
     recipe gives some)."""
@@ -248,14 +273,31 @@ def _check_scheduler_kwargs(cfg: StageConfig, where: str) -> None:
     takes = [n for n in params if n not in _SCHEDULER_SET_BY_TRAINER]
     unknown = sorted(set(cfg.scheduler_kwargs) - set(takes), key=str)
     if unknown:
-        raise RankragError(f"{where}: the {cfg.scheduler} schedule takes no {unknown}; its arguments: {takes}")
+        raise SettingError("scheduler_kwargs", lambda name: f"{name}: the {cfg.scheduler} schedule takes no "
+                           f"{unknown}; its arguments: {takes}")
 
 
-def _check_ranges(obj, where) -> None:
+def _check_fields(obj) -> None:
+    """Each field of settings dataclass ``obj``: its type (a mapping given for a nested settings
+    class is built into one), then its range (``valid`` of :func:`_key`); a
+    :class:`~rankrag_lite.errors.SettingError` naming the field."""
     for f in dataclasses.fields(obj):
-        value, valid = getattr(obj, f.name), f.metadata.get("valid")
+        value = getattr(obj, f.name)
+        try:
+            value = check_value(value, _hints(type(obj))[f.name], f.name)
+        except SettingError:  # a nested class's own check: already named lora.r
+            raise
+        except RankragError as e:  # the type: "lr: expected float, got str ('x')" (where begins with f.name)
+            raise SettingError(f.name, lambda name, rest=str(e)[len(f.name):]: name + rest) from None
+        setattr(obj, f.name, value)
+        valid = f.metadata.get("valid")
         if valid is not None and value is not None and not valid[0](value):
-            raise RankragError(f"{where(f.name)} must be {valid[1]}, got {value}")
+            raise SettingError(f.name, lambda name, text=valid[1], got=value: f"{name} must be {text}, got {got}")
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def trl_arguments(cfg: StageConfig) -> dict:

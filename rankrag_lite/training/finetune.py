@@ -200,6 +200,7 @@ def finetune(cfg: StageConfig, out: str | Path, *, recipe_path: str | Path | Non
     if not isinstance(cfg, StageConfig):
         raise TypeError(f"cfg must be a StageConfig (rankrag_lite.training.config.stage_config), "
                         f"got {type(cfg).__name__}")
+    cfg.validate()  # again: a field may have been set since it was built (the notebooks do)
     out = Path(out)
     if dry_run:
         return _prepare(cfg, out)[0]
