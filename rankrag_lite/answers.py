@@ -6,6 +6,10 @@
   token sequence, after Unicode NFD normalisation and lowercasing (DPR ``SimpleTokenizer``:
   alphanumeric runs and single non-space symbols).
 - :func:`exact_match`, :func:`f1`, :func:`accuracy`: max over gold answers.
+- :func:`answer_metrics` (all three of one prediction, keyed ``em`` / ``f1`` / ``acc``: the one spelling
+  inside the kit) and :func:`mean_answer_metrics` (their means over many predictions, the one place
+  they are averaged: ``answer``, ``rag`` and ``evaluate`` share it). :data:`METRIC_NOTES` says what each
+  means; :data:`METRIC_LABELS` is how ``evaluate``'s report spells them (``EM`` / ``F1`` / ``Acc``).
 """
 
 from __future__ import annotations
@@ -84,3 +88,35 @@ def accuracy(prediction: str, answers: Iterable[str]) -> float:
 def normalize_question(q: str) -> str:
     """Key used to match questions across files (``--exclude``): SQuAD-normalised text."""
     return normalize_answer(q)
+
+
+#: What each answer metric means (written next to the numbers); its keys are the metrics' one spelling.
+METRIC_NOTES = {
+    "em": "exact match after SQuAD normalisation (lowercase, no punctuation/articles), max over gold answers",
+    "f1": "token F1 after SQuAD normalisation, max over gold answers",
+    "acc": "accuracy: a normalised gold answer is contained in the normalised prediction",
+}
+#: The metrics as ``evaluate``'s report (metrics.json, report.md) names its columns.
+METRIC_LABELS = {"em": "EM", "f1": "F1", "acc": "Acc"}
+
+
+def answer_metrics(prediction: str, answers: list[str]) -> dict:
+    """``{"em", "f1", "acc"}`` of one prediction; ``{}`` without gold answers (nothing to score)."""
+    if not answers:
+        return {}
+    return {"em": exact_match(prediction, answers), "f1": f1(prediction, answers),
+            "acc": accuracy(prediction, answers)}
+
+
+def mean_answer_metrics(rows: Iterable[dict]) -> dict[str, float]:
+    """The mean of each metric of :data:`METRIC_NOTES` over the rows that carry it (a row: the
+    metrics of one prediction, as :func:`answer_metrics`, perhaps with other fields); ``{}`` when no
+    row was scored. Means are numpy's (pairwise summation)."""
+    import numpy as np
+
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        for key in METRIC_NOTES:
+            if key in row:
+                values.setdefault(key, []).append(row[key])
+    return {key: float(np.mean(v)) for key, v in values.items()}

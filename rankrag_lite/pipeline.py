@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from rankrag_lite.answers import METRIC_NOTES
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import atomic_dir, dumps, write_json
 from rankrag_lite.progress import log
@@ -46,13 +47,13 @@ def count_unanswered(ans: dict, missed: list[dict], asked: int) -> dict:
     missed_gold = sum(1 for q in missed if q.get("answers"))
     if missed_gold and ans.get("with_gold"):
         n = ans["with_gold"]
-        for key in ("em", "f1", "acc"):
+        for key in METRIC_NOTES:
             if key in ans:
                 ans[f"answered_{key}"] = ans[key]
                 ans[key] = ans[key] * n / (n + missed_gold)
         ans["with_gold"] = n + missed_gold
     elif missed_gold:  # nothing answered had gold answers, the missed ones did
-        ans.update({"em": 0.0, "f1": 0.0, "acc": 0.0, "with_gold": missed_gold})
+        ans.update({**{key: 0.0 for key in METRIC_NOTES}, "with_gold": missed_gold})
     return ans
 
 
@@ -146,7 +147,8 @@ def rag(index_dir: str | os.PathLike, model_name: str, questions: str | os.PathL
 def _answer_or_abstain(answerer, tmp: Path, k: int, threshold: float, text: str, progress: bool) -> dict:
     """Answer the reranked questions whose best score reaches ``threshold``; the others get ``text``.
     Writes ``answers.jsonl`` in the reranked order, every row with ``best_score`` and ``abstained``."""
-    from rankrag_lite.generation import answer_file, answer_metrics, gold_answers
+    from rankrag_lite.answers import answer_metrics, mean_answer_metrics
+    from rankrag_lite.generation import answer_file, gold_answers
     from rankrag_lite.io import iter_jsonl
 
     records = list(iter_jsonl(tmp / "reranked.jsonl"))
@@ -161,8 +163,7 @@ def _answer_or_abstain(answerer, tmp: Path, k: int, threshold: float, text: str,
         answered = {a["qid"]: a for a in iter_jsonl(tmp / "answered.jsonl")}
         (tmp / "to_answer.jsonl").unlink()
         (tmp / "answered.jsonl").unlink()
-    sums: dict[str, float] = {}
-    n_gold = 0
+    scored: list[dict] = []  # the metrics of each question with gold answers (an abstention: all 0)
     with open(tmp / "answers.jsonl", "w", encoding="utf-8") as f:
         for r in records:
             row = answered.get(r["qid"])
@@ -174,13 +175,11 @@ def _answer_or_abstain(answerer, tmp: Path, k: int, threshold: float, text: str,
             m = answer_metrics(row["prediction"], row["answers"]) if not row["abstained"] else \
                 {key: 0.0 for key in answer_metrics(text, row["answers"])}
             if m:
-                n_gold += 1
-                for key, v in m.items():
-                    sums[key] = sums.get(key, 0.0) + v
+                scored.append(m)
             f.write(dumps(row) + "\n")
-    summary = {"count": len(records), "k": k, "task": "qa", "with_gold": n_gold, "answered": len(answered),
+    summary = {"count": len(records), "k": k, "task": "qa", "with_gold": len(scored), "answered": len(answered),
                "abstained": len(records) - len(answered), "abstain_threshold": threshold}
-    if n_gold:
+    if scored:
         # abstaining where an answer exists counts as wrong
-        summary.update({key: v / n_gold for key, v in sums.items()})
+        summary.update(mean_answer_metrics(scored))
     return summary

@@ -19,7 +19,7 @@ import numpy as np
 
 from rankrag_lite.evaluation import load_eval_set
 from rankrag_lite.evaluation import abstention as A
-from rankrag_lite.evaluation.rankers import rank_bm25
+from rankrag_lite.evaluation.rankers import BM25Ranker, rank
 from rankrag_lite.io import iter_jsonl, write_json
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     for r in pairs:
         by_q.setdefault(r["qid"], []).append(r)
     noans = A.unanswerable_variant(es)
-    bm_ans, bm_no = rank_bm25(es).scores, rank_bm25(noans).scores
+    bm_ans, bm_no = rank(es, BM25Ranker()).scores, rank(noans, BM25Ranker()).scores
 
     rows = {"fit": [], "heldout": []}  # (has_relevant, best raw, best calibrated, best bm25)
     for it in es.items:

@@ -32,3 +32,17 @@ def test_exact_match_f1_accuracy():
     assert f1("", ["x"]) == 0.0 and f1("a", ["the"]) == 1.0  # both empty after normalisation
     assert accuracy("it was the Beatles, I think", ["beatles"]) == 1.0
     assert accuracy("no", ["beatles"]) == 0.0
+
+
+def test_answer_metrics_and_their_means():
+    from rankrag_lite.answers import METRIC_LABELS, METRIC_NOTES, answer_metrics, mean_answer_metrics
+
+    rows = [answer_metrics("Cork", ["Cork"]), answer_metrics("the city of Cork", ["Cork"]),
+            answer_metrics("Dublin", ["Cork"]), answer_metrics("anything", [])]
+    assert list(rows[0]) == list(METRIC_NOTES) == list(METRIC_LABELS) == ["em", "f1", "acc"]
+    assert rows[3] == {}  # no gold answers: nothing to score, and the row does not count
+    mean = mean_answer_metrics([{"prediction": "x", **r} for r in rows])
+    assert list(mean) == ["em", "f1", "acc"]
+    assert mean["em"] == pytest.approx(1 / 3) and mean["acc"] == pytest.approx(2 / 3)
+    assert mean["f1"] == pytest.approx((1 + 0.5 + 0) / 3)  # "city of cork": precision 1/3, recall 1
+    assert mean_answer_metrics([{}, {"prediction": "x"}]) == {}

@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 
 from inference_helpers import DL19, DL19_QRELS, TWOWIKI, short
 from rankrag_lite.cli import app
+from rankrag_lite.errors import RankragError
 from rankrag_lite.evaluation import EvalItem, EvalSet, evaluate, load_eval_set, ranking_metrics
-from rankrag_lite.evaluation.rankers import Ranking, rank_bm25, rank_given, rank_minilm, rank_random
+from rankrag_lite.evaluation.rankers import (BM25Ranker, GivenRanker, LongestRanker, MiniLMRanker, RandomRanker,
+                                            Ranking, rank)
 
 runner = CliRunner()
 
@@ -61,26 +63,24 @@ def test_graded_ndcg_and_relevance_level_by_hand():
 
 def test_rankers_on_a_toy_set():
     es = _toy()
-    assert rank_given(es).order["q1"] == ["a", "b", "c"]
-    r1, r2 = rank_random(es, seed=3), rank_random(es, seed=3)
+    assert rank(es, GivenRanker()).order["q1"] == ["a", "b", "c"]
+    r1, r2 = rank(es, RandomRanker(seed=3)), rank(es, RandomRanker(seed=3))
     assert r1.order == r2.order and sorted(r1.order["q1"]) == ["a", "b", "c"]
-    bm = rank_bm25(es)
+    bm = rank(es, BM25Ranker())
     assert bm.order["q2"][0] == "e" and bm.order["q1"][0] == "b"
 
 
 def test_longest_ranker_orders_by_words():
-    from rankrag_lite.evaluation.rankers import rank_longest
-
     es = _toy()
     for it in es.items:
         lengths = {p["pid"]: len(p["text"].split()) for p in it.passages}
-        order = rank_longest(es).order[it.qid]
+        order = rank(es, LongestRanker()).order[it.qid]
         assert [lengths[p] for p in order] == sorted(lengths.values(), reverse=True)
 
 
 def test_minilm_ranks_the_obvious_passage_first():
     es = _toy()
-    r = rank_minilm(es)
+    r = rank(es, MiniLMRanker())
     assert r.order["q2"][0] == "e" and r.order["q1"][0] in ("b", "c")
 
 
@@ -214,3 +214,91 @@ def test_evaluate_with_the_tiny_model_and_answers(tmp_path, tiny_model, tiny_mod
     rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
     assert "prediction" in rows[0]["answers_by"][name]
     assert "EM" in (out / "report.md").read_text()
+
+
+def test_every_baseline_speaks_the_one_ranker_protocol():
+    """Each registered baseline: a name (its --rankers name), a description, one float per passage from
+    score_passages, and score_many agreeing with it question by question."""
+    from rankrag_lite.evaluation.rankers import BASELINES, RANKERS, Ranker, baseline
+
+    es = _toy()
+    assert BASELINES == tuple(RANKERS) == ("given", "bm25", "minilm", "random", "longest")
+    for name in BASELINES:
+        r = baseline(name, es, seed=3)
+        assert isinstance(r, Ranker) and r.name == name and r.description
+        many = r.score_many(es.items)
+        for it, scores in zip(es.items, many):
+            assert len(scores) == len(it.passages) and all(isinstance(s, float) for s in scores)
+            one = r.score_passages(it.question, it.passages, key=it.qid) if name == "random" else \
+                r.score_passages(it.question, it.passages)
+            assert one == pytest.approx(scores), name
+    with pytest.raises(RankragError, match="unknown ranker 'magic'"):
+        baseline("magic", es)
+
+
+def test_random_and_given_scores_keep_their_orders():
+    """random's scores give the shuffle of random.Random(f"{seed}:{qid}") (as before it had scores);
+    given's keep the data's order."""
+    import random
+
+    es = load_eval_set(TWOWIKI, limit=5)
+    ranking = rank(es, RandomRanker(seed=7))
+    for it in es.items:
+        pids = [p["pid"] for p in it.passages]
+        random.Random(f"7:{it.qid}").shuffle(pids)
+        assert ranking.order[it.qid] == pids
+        assert rank(es, GivenRanker()).order[it.qid] == [p["pid"] for p in it.passages]
+    assert ranking.description == "random shuffle per question (seed 7)"
+
+
+def test_fusion_ranker_and_remembered_scores():
+    """A fusion row is Fusion.fuse of its two rankers' scores; Remembered scores each question once,
+    however many rows read it."""
+    from rankrag_lite.evaluation.rankers import FusionRanker, Remembered
+    from rankrag_lite.ranking.fusion import Fusion
+
+    class Counting(LongestRanker):
+        calls = 0
+
+        def score_passages(self, query, passages):
+            Counting.calls += 1
+            return super().score_passages(query, passages)
+
+    es = _toy()
+    first, model = Remembered(BM25Ranker()), Remembered(Counting())
+    fused = FusionRanker(first, model, Fusion(0.3))
+    assert fused.name == "longest+bm25:0.3" and "W=0.3" in fused.description
+    model.score_many(es.items)
+    assert Counting.calls == 2
+    got = fused.score_many(es.items)
+    assert Counting.calls == 2  # the model's scores were remembered
+    for it, scores in zip(es.items, got):
+        want = Fusion(0.3).fuse(BM25Ranker().score_passages(it.question, it.passages),
+                                LongestRanker().score_passages(it.question, it.passages))
+        assert scores == pytest.approx(want)
+        assert fused.score_passages(it.question, it.passages) == pytest.approx(want)
+
+
+@pytest.mark.slow
+def test_model_ranker_scores_every_question_in_one_scorer_call(tiny_model):
+    """The model row hands all questions' pairs to the scorer at once (batched across questions), and
+    gets what scoring each question alone gives."""
+    from rankrag_lite.evaluation.rankers import ModelRanker
+    from rankrag_lite.ranking.scorer import PTrueScorer
+
+    class CountingScorer(PTrueScorer):
+        calls = 0
+
+        def score(self, pairs, on_batch=None):
+            CountingScorer.calls += 1
+            return super().score(pairs, on_batch=on_batch)
+
+    es = load_eval_set(TWOWIKI, limit=2)
+    for it in es.items:
+        it.passages = [dict(p, text=short(p["text"], 80)) for p in it.passages[:3]]
+    r = ModelRanker(CountingScorer(*tiny_model, batch_size=8, calibration=None), "tiny", progress=False)
+    assert r.description == "P(True) of tiny (true-false)"
+    many = r.score_many(es.items)
+    assert CountingScorer.calls == 1
+    for it, scores in zip(es.items, many):
+        assert r.score_passages(it.question, it.passages) == pytest.approx(scores, abs=1e-4)

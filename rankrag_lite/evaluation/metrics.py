@@ -1,4 +1,4 @@
-"""Ranking metrics through ranx (no hand-written IR metrics), answer metrics from ``answers``.
+"""Ranking metrics through ranx (no hand-written IR metrics); answer metrics live in ``rankrag_lite.answers``.
 
 - ``Recall@k``: share of the gold passages (qrels grade >= the set's relevance level) in the top k
   (ranx ``recall@k-lN``).
@@ -133,11 +133,3 @@ def Qrels_ids(qrels: dict) -> list[str]:
 
     return list(Qrels(qrels).get_query_ids())
 
-
-def mean_answer_metrics(rows: Sequence[dict]) -> dict[str, float]:
-    scored = [r for r in rows if "em" in r]
-    if not scored:
-        return {}
-    return {"EM": float(np.mean([r["em"] for r in scored])),
-            "F1": float(np.mean([r["f1"] for r in scored])),
-            "Acc": float(np.mean([r["acc"] for r in scored]))}

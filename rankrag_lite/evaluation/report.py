@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rankrag_lite.answers import METRIC_LABELS
 from rankrag_lite.io import dumps, write_json, write_png
 
 METRICS_FILE = "metrics.json"
@@ -48,9 +49,10 @@ def markdown(summary: dict) -> str:
         a = summary["answers"]
         lines += ["", f"## Answers (model {a['model']}, top-{a['k']} passages, greedy, "
                       f"at most {a['max_new_tokens']} new tokens)", "",
-                  "| passages from | EM | F1 | Acc |", "|---|---|---|---|"]
+                  "| passages from | " + " | ".join(METRIC_LABELS.values()) + " |",
+                  "|---|" + "---|" * len(METRIC_LABELS)]
         for name, m in a["by_ranker"].items():
-            lines.append(f"| {name} | {_fmt(m.get('EM'))} | {_fmt(m.get('F1'))} | {_fmt(m.get('Acc'))} |")
+            lines.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in METRIC_LABELS.values()) + " |")
         lines += [""] + [f"- {k}: {v}" for k, v in a["definitions"].items()]
     lines += ["", f"Recall@k for k = 1..{min(20, ds['candidates_max'])}: `{PLOT_FILE}`.", ""]
     return "\n".join(lines)

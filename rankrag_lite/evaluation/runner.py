@@ -1,4 +1,11 @@
-"""``evaluate``: several rankers side by side on one evaluation set, plus answers from a top-k."""
+"""``evaluate``: several rankers side by side on one evaluation set, plus answers from a top-k.
+
+:func:`evaluate` is a list of numbered steps, each a function below: check every input
+(:func:`_check_inputs`); build the rows (:func:`_build_rankers`: the baselines, the models, each
+model's fusions, every one a :class:`~rankrag_lite.evaluation.rankers.Ranker`, then the runs read
+from files); rank (one loop over the rankers); metrics (ranx) and the paired comparison
+(:func:`_summary`); answers from a top-k (:func:`_answer`); the report folder (:func:`_write`).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +14,22 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from rankrag_lite.answers import METRIC_LABELS, METRIC_NOTES, answer_metrics, mean_answer_metrics
 from rankrag_lite.errors import RankragError
 from rankrag_lite.evaluation.datasets import EvalSet
-from rankrag_lite.evaluation.metrics import compare_to, mean_answer_metrics, ranking_metrics
+from rankrag_lite.evaluation.metrics import compare_to, ranking_metrics
 from rankrag_lite.evaluation.rankers import (
     BASELINES,
+    BM25Ranker,
+    FirstStageRanker,
+    FusionRanker,
+    ModelRanker,
+    Ranker,
     Ranking,
-    from_scores,
-    rank_bm25,
+    Remembered,
+    baseline,
+    rank,
     rank_from_file,
-    rank_given,
-    rank_longest,
-    rank_minilm,
-    rank_model,
-    rank_random,
 )
 from rankrag_lite.evaluation.report import write_report
 from rankrag_lite.io import atomic_dir
@@ -43,16 +52,6 @@ def _unique(name: str, taken) -> str:
     while out in taken:
         out, i = f"{name}-{i}", i + 1
     return out
-
-
-def _first_stage_ranking(es: EvalSet, rankings: list[Ranking]) -> Ranking:
-    """The BM25 scores fusion uses: the set's own first-stage scores where every candidate has one
-    (a retrieval run), else BM25 recomputed over each question's candidates."""
-    if es.has_order and all(isinstance(p.get("score"), (int, float)) for it in es.items for p in it.passages):
-        scores = {it.qid: [float(p["score"]) for p in it.passages] for it in es.items}
-        return from_scores(es, "given", f"the first stage's scores ({es.first_stage})", scores)
-    done = next((r for r in rankings if r.name == "bm25" and r.scores), None)
-    return done or rank_bm25(es)
 
 
 def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str] | None = None,
@@ -80,6 +79,42 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     ``(model, tokenizer)`` (tests, notebooks).
     Returns the summary that is written as ``metrics.json``.
     """
+    # 1. check every input before the first passage is scored
+    baselines, ks, answer = _check_inputs(es, baselines, models, runs or {}, ks, score, answer, answer_k,
+                                          answer_model, significance, fuse, loaded or {})
+    # 2. build the rows: baselines, models, fusions (rankers), then the runs read from files
+    loaded_models = _Models(loaded, {"score": score, "batch_size": batch_size, "load_in_4bit": load_in_4bit})
+    rankers, model_names = _build_rankers(es, baselines, models, loaded_models, seed=seed, fuse=fuse, ray=ray,
+                                          shard_passages=shard_passages, out_dir=out_dir, progress=progress)
+    runs = _run_rows(runs or {}, {r.name for r in rankers})
+    answer_model = answer_model or (models[0] if models else None)
+    sources = _answer_sources(answer_from, [*(r.name for r in rankers), *runs], model_names, answer_model) \
+        if answer else []
+    # 3. rank: every ranker the same way, then the runs
+    rankings: list[Ranking] = []
+    for ranker in rankers:
+        log(f"ranking: {ranker.name}")
+        rankings.append(rank(es, ranker))
+    rankings += [rank_from_file(es, path, label) for label, path in runs.items()]
+    # 4. metrics (ranx) and the paired comparison
+    results = {r.name: ranking_metrics(es, r, ks) for r in rankings}
+    sig = compare_to(es, rankings, significance, ks) if significance is not None else None
+    summary = _summary(es, rankings, results, ks, sig)
+    # 5. answers from the top-k of the source rows
+    answers_by: dict[str, dict[str, dict]] = {}
+    if answer:
+        answers_by = _answer(es, rankings, sources, loaded_models.get(answer_model).answerer(max_new_tokens), answer_k)
+        summary["answers"] = _answers_summary(answers_by, answer_model, answer_k, max_new_tokens)
+    # 6. the report folder, whole or not at all
+    _write(out_dir, summary, _per_question(es, rankings, results, answers_by, answer_k), ray)
+    return summary
+
+
+def _check_inputs(es: EvalSet, baselines, models, runs: dict, ks, score: str, answer, answer_k: int,
+                  answer_model, significance, fuse, loaded: dict) -> tuple[list[str], list[int], bool]:
+    """Every setting checked before the first passage is scored; returns the baselines (the set's
+    default where none are given), the sorted cut-offs and whether answers are generated."""
+    from rankrag_lite.modeling.loading import resolve_model
     from rankrag_lite.ranking.scorer import check_method
 
     check_method(score)
@@ -90,11 +125,10 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     ks = sorted(set(int(k) for k in ks))
     if not ks or ks[0] < 1:
         raise RankragError("k values must be positive integers")
-    n_max = max(len(it.passages) for it in es.items)
-    n_min = min(len(it.passages) for it in es.items)
     if answer is None:
         answer = bool(models) and es.has_answers
     if answer:
+        n_min = min(len(it.passages) for it in es.items)
         if not es.has_answers:
             raise RankragError(f"{es.name} has no answers to evaluate answers against")
         if answer_k < 1 or answer_k > n_min:
@@ -102,81 +136,109 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
                                if answer_k > n_min else "--answer-k must be at least 1")
         if not models and not answer_model:
             raise RankragError("answering needs a model: pass --model (or --answer-model)")
-    loaded = dict(loaded or {})
-
-    def get_model(name: str):
-        from rankrag_lite.model import RankRAG
-
-        if name not in loaded:
-            log(f"loading model {name}")
-            loaded[name] = RankRAG.from_pretrained(name, load_in_4bit=load_in_4bit, batch_size=batch_size,
-                                                   score=score)
-        return RankRAG.wrap(loaded[name], batch_size=batch_size, score=score)
-
-    from rankrag_lite.modeling.loading import resolve_model
-
     for m in [*models, *([answer_model] if answer_model else [])]:
         if m not in loaded:
-            resolve_model(m)  # every name checked before the first passage is scored
+            resolve_model(m)
     if significance is not None:
         if not es.has_gold:
             raise RankragError(f"--significance needs gold labels; {es.name} has none")
-        rows = [*baselines, *(model_label(m) for m in models), *(runs or {})]
+        rows = [*baselines, *(model_label(m) for m in models), *runs]
         rows += [f"{model_label(m)}+{f.label}" for m in models for f in fuse]
         if significance not in rows:
             raise RankragError(f"--significance {significance!r} is not one of the rows {rows}")
-    rankings: list[Ranking] = []
-    names: set[str] = set()
-    for b in baselines:
-        log(f"ranking: {b}")
-        if b == "given":
-            r = rank_given(es)
-        elif b == "bm25":
-            r = rank_bm25(es)
-        elif b == "minilm":
-            r = rank_minilm(es)
-        elif b == "longest":
-            r = rank_longest(es)
-        else:
-            r = rank_random(es, seed)
-        rankings.append(r)
-        names.add(r.name)
+    if not baselines and not models and not runs:
+        raise RankragError("nothing to compare: no rankers, models or runs")
+    return baselines, ks, bool(answer)
+
+
+class _Models:
+    """The models of one evaluation, each loaded once (``loaded``: some already loaded) and wrapped
+    with the run's scorer ``settings`` (``score``, ``batch_size``, ``load_in_4bit``)."""
+
+    def __init__(self, loaded: dict | None, settings: dict):
+        self.loaded = dict(loaded or {})
+        self.settings = settings
+
+    def get(self, name: str):
+        from rankrag_lite.model import RankRAG
+
+        if name not in self.loaded:
+            log(f"loading model {name}")
+            self.loaded[name] = RankRAG.from_pretrained(name, **self.settings)
+        return RankRAG.wrap(self.loaded[name], batch_size=self.settings["batch_size"], score=self.settings["score"])
+
+
+def _build_rankers(es: EvalSet, baselines: list[str], models: Sequence[str], loaded_models: _Models, *,
+                   seed: int, fuse: Sequence, ray, shard_passages: int, out_dir,
+                   progress: bool) -> tuple[list[Ranker], dict[str, str]]:
+    """The rows, in report order: the baselines, a :class:`ModelRanker` per model (labelled by its
+    name, made unique; scored on Ray with ``ray``), each model's fusions. Each scores a question once
+    however many rows read it. Returns the rankers and ``{model row: model name}``."""
+    rankers: list[Ranker] = [Remembered(baseline(b, es, seed)) for b in baselines]
+    names = {r.name for r in rankers}
+    model_rows: list[Ranker] = []
     model_names: dict[str, str] = {}
     for i, m in enumerate(models):
         label = _unique(model_label(m), names)
-        if ray is not None and m not in loaded:
+        if ray is not None and m not in loaded_models.loaded:
             from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec, work_dir
 
-            scorer = RayScorer(ScorerSpec(m, score=score, batch_size=batch_size, load_in_4bit=load_in_4bit),
-                               ray, shard_passages=shard_passages, work=work_dir(out_dir) / f"model-{i}")
+            scorer = RayScorer(ScorerSpec(m, **loaded_models.settings), ray, shard_passages=shard_passages,
+                               work=work_dir(out_dir) / f"model-{i}")
         else:
-            scorer = get_model(m).scorer
-        rankings.append(rank_model(es, scorer, label, progress=progress))
+            scorer = loaded_models.get(m).scorer
+        model_rows.append(Remembered(ModelRanker(scorer, label, progress=progress)))
         names.add(label)
         model_names[label] = m
-    if fuse and model_names:
-        first = _first_stage_ranking(es, rankings)
-        for label in list(model_names):
-            mr = next(r for r in rankings if r.name == label)
+    rankers += model_rows
+    if fuse and model_rows:
+        first = _first_stage(es, rankers)
+        for mr in model_rows:
             for f in fuse:
-                fused = {it.qid: f.fuse([first.scores[it.qid][p["pid"]] for p in it.passages],
-                                        [mr.scores[it.qid][p["pid"]] for p in it.passages]) for it in es.items}
-                name = _unique(f"{label}+{f.label}", names)
-                rankings.append(from_scores(es, name, f"{label} fused with {first.description} "
-                                             f"(W={f.weight:g} on the standardised BM25 score)", fused))
+                name = _unique(f"{mr.name}+{f.label}", names)
+                rankers.append(FusionRanker(first, mr, f, name))
                 names.add(name)
-    for name, path in (runs or {}).items():
-        label = _unique(name, names)
-        rankings.append(rank_from_file(es, path, label))
-        names.add(label)
-    if not rankings:
-        raise RankragError("nothing to compare: no rankers, models or runs")
+    return rankers, model_names
 
-    results = {r.name: ranking_metrics(es, r, ks) for r in rankings}
+
+def _first_stage(es: EvalSet, rankers: Sequence[Ranker]) -> Ranker:
+    """The BM25 scores fusion uses: the set's own first-stage scores where every candidate has one
+    (a retrieval run), else BM25 recomputed over each question's candidates (the ``bm25`` row's, when
+    there is one)."""
+    if es.has_order and all(isinstance(p.get("score"), (int, float)) for it in es.items for p in it.passages):
+        return FirstStageRanker(es.first_stage)
+    bm25 = next((r for r in rankers if isinstance(getattr(r, "ranker", r), BM25Ranker)), None)
+    return bm25 or Remembered(BM25Ranker())
+
+
+def _run_rows(runs: dict[str, str], taken: set[str]) -> dict[str, str]:
+    """``{row name: run file}``: each ``--run`` named uniquely after the rankers' rows."""
+    rows: dict[str, str] = {}
+    for name, path in runs.items():
+        rows[_unique(name, taken | set(rows))] = path
+    return rows
+
+
+def _answer_sources(answer_from, rows: list[str], model_names: dict[str, str], a_model: str) -> list[str]:
+    """The rows whose top-k is answered: ``answer_from``, else the answering model's own row (else
+    the last row)."""
+    default = [n for n, m in model_names.items() if m == a_model] or [rows[-1]]
+    sources = list(answer_from or default)
+    for src in sources:
+        if src not in rows:
+            raise RankragError(f"--answer-from {src!r} is not one of the rankers {rows}")
+    return sources
+
+
+def _summary(es: EvalSet, rankings: list[Ranking], results: dict, ks: list[int],
+             significance: dict | None) -> dict:
+    """What ``metrics.json`` holds: the set, the metric definitions, each row's means and Recall@k
+    curve, the paired comparison, and the means over the answerable questions where some have no gold
+    passage among their candidates."""
+    n_min = min(len(it.passages) for it in es.items)
+    n_max = max(len(it.passages) for it in es.items)
     columns = list(dict.fromkeys(c for res in results.values() for c in res["mean"]))
     no_gold = es.without_gold_candidates() if es.has_gold else []
-    gold_columns = [c for c in columns if not c.startswith("AnswerRecall")]
-    answerable = [it.qid for it in es.items if it.qrels and it.qid not in set(no_gold)]
     summary: dict = {
         "dataset": {
             "name": es.name, "format": es.fmt, "questions": len(es.items), "candidates_min": n_min,
@@ -200,47 +262,51 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
                              "curve": results[r.name]["curve"]} for r in rankings},
     }
     if significance is not None:
-        summary["significance"] = compare_to(es, rankings, significance, ks)
+        summary["significance"] = significance
+    answerable = [it.qid for it in es.items if it.qrels and it.qid not in set(no_gold)]
     if no_gold and answerable:
+        gold_columns = [c for c in columns if not c.startswith("AnswerRecall")]
         summary["answerable_columns"] = gold_columns
         for r in rankings:
             pq = results[r.name]["per_query"]
             summary["rankers"][r.name]["metrics_answerable"] = {
                 c: float(sum(pq[q][c] for q in answerable) / len(answerable)) for c in gold_columns
                 if all(c in pq.get(q, {}) for q in answerable)}
+    return summary
 
+
+def _answer(es: EvalSet, rankings: list[Ranking], sources: list[str], answerer,
+            k: int) -> dict[str, dict[str, dict]]:
+    """``{row: {qid: {prediction, em, f1, acc}}}``: each question answered from the top ``k`` of each
+    source row."""
+    by_name = {r.name: r for r in rankings}
     answers_by: dict[str, dict[str, dict]] = {}
-    if answer:
-        from rankrag_lite.generation import METRIC_NOTES, answer_metrics
+    for src in sources:
+        log(f"answering from the top-{k} of {src}")
+        order = by_name[src].order
+        items = []
+        for it in es.items:
+            pmap = {p["pid"]: p for p in it.passages}
+            items.append((it.question, [pmap[pid] for pid in order[it.qid][:k]]))
+        preds = answerer.answer(items)
+        answers_by[src] = {it.qid: {"prediction": p["prediction"], **answer_metrics(p["prediction"], it.answers)}
+                           for it, p in zip(es.items, preds)}
+    return answers_by
 
-        a_model = answer_model or models[0]
-        answerer = get_model(a_model).answerer(max_new_tokens)
-        by_name = {r.name: r for r in rankings}
-        default_from = [n for n, m in model_names.items() if m == a_model] or [rankings[-1].name]
-        sources = list(answer_from or default_from)
-        for src in sources:
-            if src not in by_name:
-                raise RankragError(f"--answer-from {src!r} is not one of the rankers {list(by_name)}")
-        answer_sum: dict[str, dict] = {}
-        for src in sources:
-            log(f"answering from the top-{answer_k} of {src}")
-            order = by_name[src].order
-            items = []
-            for it in es.items:
-                pmap = {p["pid"]: p for p in it.passages}
-                items.append((it.question, [pmap[pid] for pid in order[it.qid][:answer_k]]))
-            preds = answerer.answer(items)
-            rows = {}
-            for it, p in zip(es.items, preds):
-                rows[it.qid] = {"prediction": p["prediction"], **answer_metrics(p["prediction"], it.answers)}
-            answers_by[src] = rows
-            answer_sum[src] = mean_answer_metrics(list(rows.values()))
-        summary["answers"] = {
-            "model": model_label(a_model), "k": answer_k, "max_new_tokens": max_new_tokens,
-            "by_ranker": answer_sum,
-            "definitions": {"EM": METRIC_NOTES["em"], "F1": METRIC_NOTES["f1"], "Acc": METRIC_NOTES["acc"]},
-        }
 
+def _answers_summary(answers_by: dict[str, dict[str, dict]], a_model: str, k: int, max_new_tokens: int) -> dict:
+    """The summary's ``answers``: the mean metrics per source row, spelt as the report's columns."""
+    return {
+        "model": model_label(a_model), "k": k, "max_new_tokens": max_new_tokens,
+        "by_ranker": {src: {METRIC_LABELS[key]: v for key, v in mean_answer_metrics(rows.values()).items()}
+                      for src, rows in answers_by.items()},
+        "definitions": {METRIC_LABELS[key]: note for key, note in METRIC_NOTES.items()},
+    }
+
+
+def _per_question(es: EvalSet, rankings: list[Ranking], results: dict, answers_by: dict,
+                  answer_k: int) -> list[dict]:
+    """The rows of ``per_question.jsonl``: each question's gold, each row's top and metrics, answers."""
     per_question = []
     for it in es.items:
         row = {"qid": it.qid, "question": it.question, "answers": it.answers,
@@ -252,11 +318,14 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         if answers_by:
             row["answers_by"] = {src: rows[it.qid] for src, rows in answers_by.items()}
         per_question.append(row)
+    return per_question
 
+
+def _write(out_dir, summary: dict, per_question: list[dict], ray) -> None:
+    """The report folder, written whole or not at all; then the Ray shards are no longer needed."""
     with atomic_dir(out_dir) as tmp:
         write_report(Path(tmp), summary, per_question)
-    if ray is not None:  # the report is in place: the scored shards are no longer needed
+    if ray is not None:
         from rankrag_lite.ranking.distributed import work_dir
 
         shutil.rmtree(work_dir(out_dir), ignore_errors=True)
-    return summary

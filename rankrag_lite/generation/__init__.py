@@ -1,6 +1,7 @@
 """Answer generation from the top-k passages (open-domain QA, FEVER-style claims)."""
 
-from rankrag_lite.generation.answer_file import METRIC_NOTES, answer_file, answer_metrics, gold_answers
+from rankrag_lite.answers import METRIC_NOTES, answer_metrics  # re-exported; their home is answers.py
+from rankrag_lite.generation.answer_file import answer_file, gold_answers
 from rankrag_lite.generation.answerer import Answerer
 
 __all__ = ["METRIC_NOTES", "Answerer", "answer_file", "answer_metrics", "gold_answers"]

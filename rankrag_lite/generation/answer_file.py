@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankrag_lite.answers import accuracy, exact_match, f1
+from rankrag_lite.answers import METRIC_NOTES, answer_metrics, mean_answer_metrics
 from rankrag_lite.errors import RankragError
 from rankrag_lite.formats.fields import unique_ids
 from rankrag_lite.generation.answerer import Answerer
@@ -22,12 +22,6 @@ from rankrag_lite.progress import make_progress
 from rankrag_lite.ranking.candidates import normalize_record
 
 TASKS = ("qa", "claim")
-#: What each answer metric means (written next to the numbers).
-METRIC_NOTES = {
-    "em": "exact match after SQuAD normalisation (lowercase, no punctuation/articles), max over gold answers",
-    "f1": "token F1 after SQuAD normalisation, max over gold answers",
-    "acc": "accuracy: a normalised gold answer is contained in the normalised prediction",
-}
 
 
 def gold_answers(rec: dict) -> list[str]:
@@ -41,13 +35,6 @@ def gold_answers(rec: dict) -> list[str]:
     if isinstance(ans, str):
         return [ans]
     return [str(a) for a in ans if str(a).strip()]
-
-
-def answer_metrics(prediction: str, answers: list[str]) -> dict:
-    if not answers:
-        return {}
-    return {"em": exact_match(prediction, answers), "f1": f1(prediction, answers),
-            "acc": accuracy(prediction, answers)}
 
 
 def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
@@ -78,8 +65,7 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
     if not input_path.exists():
         raise RankragError(f"input file not found: {input_path}")
     total = sum(1 for _ in _records(input_path, k, strict))  # validate everything before generating
-    sums: dict[str, float] = {}
-    n_gold = 0
+    scored: list[dict] = []  # the metrics of each answer that has gold answers
     with make_progress() as bar, atomic_write(out) as f:
         t = bar.add_task("Answering", total=total, info="questions")
         if not progress:
@@ -87,16 +73,13 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
         batch: list[dict] = []
 
         def flush():
-            nonlocal n_gold
             items = [(r["question"], r["passages"][:k]) for r in batch]
             preds = answerer.verify_claims(items) if task == "claim" else answerer.answer(items)
             for r, p in zip(batch, preds):
                 gold = gold_answers(r)
                 m = answer_metrics(p["prediction"], gold)
                 if m:
-                    n_gold += 1
-                    for key, v in m.items():
-                        sums[key] = sums.get(key, 0.0) + v
+                    scored.append(m)
                 rec = {"qid": r["qid"], "question": r["question"], "answers": gold, **p,
                        "top_pids": [x["pid"] for x in r["passages"][:k]], **m}
                 f.write(dumps(rec) + "\n")
@@ -109,8 +92,9 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
                 flush()
         if batch:
             flush()
-    summary = {"count": total, "k": k, "task": task, "with_gold": n_gold}
-    if n_gold:
-        summary.update({key: v / n_gold for key, v in sums.items()})
-        summary["metrics"] = {key: METRIC_NOTES[key] for key in sums}
+    summary = {"count": total, "k": k, "task": task, "with_gold": len(scored)}
+    if scored:
+        means = mean_answer_metrics(scored)
+        summary.update(means)
+        summary["metrics"] = {key: METRIC_NOTES[key] for key in means}
     return summary
