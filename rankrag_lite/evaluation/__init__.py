@@ -1,4 +1,6 @@
-"""Evaluation: datasets with gold labels, rankers side by side, ranx metrics, answer metrics, reports."""
+"""Evaluation: datasets with gold labels, rankers side by side, ranx metrics, answer metrics, reports;
+the ``calibrate`` workflow (fit P(True) calibration on a dev set, ECE / Brier, reliability diagram) in
+:mod:`.calibration`."""
 
 from rankrag_lite.evaluation.datasets import EVAL_FORMATS, EvalItem, EvalSet, load_eval_set
 from rankrag_lite.evaluation.metrics import ranking_metrics
