@@ -3,6 +3,7 @@ so an alias bomb never expands) and every top-level key is type-checked, with a 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,11 @@ def test_a_long_wrong_value_gives_a_short_line(tmp_path):
     with pytest.raises(RankragError) as e:
         load_recipe(path)
     assert len(str(e.value)) < len(str(path)) + 150, str(e.value)
+
+
+@pytest.mark.parametrize("section", ["inference", "evaluate"])
+def test_a_recipe_section_nothing_reads_is_an_error(tmp_path, section):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: x\nfinetune: {{}}\n{section}:\n  k: 5\n")
+    with pytest.raises(RankragError, match=rf"{re.escape(str(recipe))}: unknown recipe key\(s\) \['{section}'\]"):
+        load_recipe(recipe)
