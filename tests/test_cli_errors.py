@@ -156,7 +156,7 @@ def test_evaluate_refuses_the_same_model_or_run_twice(tmp_path):
 
 
 def test_a_model_folder_being_written_by_a_running_finetune(tmp_path):
-    from test_reliability import Holder
+    from cli_helpers import Holder
 
     model = tmp_path / "ft"
     (model / "adapter").mkdir(parents=True)

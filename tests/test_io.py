@@ -10,16 +10,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import cli, env, fill, one_line_error, write_jsonl
+from cli_helpers import HOLDER, Holder, cli, env, fill, one_line_error, write_jsonl
 from rankrag_lite.errors import RankragError
 from rankrag_lite.io import (atomic_dir, atomic_write, check_not_being_written, iter_jsonl, lock_owner,
                              output_lock, read_text, write_json)
@@ -84,15 +82,6 @@ def test_a_file_output_cleans_what_a_killed_run_left(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.trec.x.part", "run.trec"]
 
 
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from rankrag_lite.io import output_lock
-    with output_lock(sys.argv[1]):
-        print("locked", flush=True)
-        time.sleep(600)
-""")
-
-
 def test_a_folder_being_written_is_refused_and_free_after(tmp_path):
     out = tmp_path / "ft-out"
     (out / "adapter").mkdir(parents=True)
@@ -116,19 +105,6 @@ def test_a_folder_being_written_is_refused_and_free_after(tmp_path):
 # --- every command owns its output; non-UTF-8 input, the umask and line numbers through the CLI ---
 
 
-class Holder:
-    """A real process that owns an output (as a running command would) until it is killed."""
-
-    def __init__(self, out: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], env=env(),
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "locked"
-        self.pid = self.proc.pid
-
-    def kill9(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
 
 def _command_args(name: str, tmp: Path, out: Path, corpus: Path) -> list:
     cands = write_jsonl(tmp / "cands.jsonl", [{"qid": "q1", "question": "who wrote hamlet",
