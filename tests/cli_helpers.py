@@ -1,12 +1,15 @@
 """Helpers for tests that run the CLI (not a test module): in process (typer's CliRunner) or as a
-real process (``python -m rankrag_lite``, this checkout first on the path), and the one-line check."""
+real process (``python -m rankrag_lite``, this checkout first on the path), the one-line check, and a
+real process that holds an output's lock (:class:`Holder`)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -54,3 +57,27 @@ def fill(disk: Path, leave: int = 8 << 10) -> None:
     """Fill ``disk`` (the ``small_disk`` fixture's tmpfs) but ``leave`` bytes."""
     st = os.statvfs(disk)
     (disk / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - leave))
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from rankrag_lite.io import output_lock
+    with output_lock(sys.argv[1]):
+        print("locked", flush=True)
+        time.sleep(600)
+""")
+
+
+class Holder:
+    """A real process that owns an output (as a running command would) until it is killed."""
+
+    def __init__(self, out: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], env=env(),
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "locked"
+        self.pid = self.proc.pid
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()

@@ -47,6 +47,28 @@ def tiny_recipe(tiny_model_path):
     return write
 
 
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """tests/small_corpus.py's three documents as ``tmp_path/corpus.jsonl``."""
+    from cli_helpers import write_jsonl
+    from small_corpus import DOCS
+
+    return write_jsonl(tmp_path / "corpus.jsonl", DOCS)
+
+
+@pytest.fixture
+def index(tmp_path) -> Path:
+    """A BM25 index of tests/small_corpus.py's documents in ``tmp_path/idx``, built by ``rankrag-lite index``.
+    It writes its own corpus file rather than asking for ``corpus``, which a test file may override
+    (tests/test_retrieval_cli.py does, with other documents)."""
+    from cli_helpers import cli, write_jsonl
+    from small_corpus import DOCS
+
+    res = cli("index", "--corpus", write_jsonl(tmp_path / "corpus.jsonl", DOCS), "--out", tmp_path / "idx")
+    assert res.exit_code == 0, res.output
+    return tmp_path / "idx"
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path() -> str:
     """Folder of the cached safetensors copy of SmolLM2-135M-Instruct (converted once)."""

@@ -466,3 +466,12 @@ def test_cli_bad_records_and_empty_corpus(tmp_path):
 def test_cli_missing_recipe(tmp_path):
     result, out = run_cli(tmp_path, None, recipe_path=tmp_path / "none.yaml")
     assert result.exit_code != 0 and "recipe not found" in result.output and not out.exists()
+
+
+def test_blend_summary_shows_blend_and_part_counts():
+    from rankrag_lite.cli.blend_cmd import blend_counts
+
+    manifest = {"parts": {"sft": {"count": 2000}, "ranking": {"count": 40}},
+                "blend": {"entries": [{"part": "sft", "used": 29}, {"part": "ranking", "used": 30},
+                                      {"part": "ranking", "used": 10}]}}
+    assert blend_counts(manifest) == "sft 29/2000, ranking 40/40"

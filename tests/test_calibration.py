@@ -1,4 +1,5 @@
-"""Calibration of P(True): Platt fit, ECE / Brier, the calibration file and its model check, the
+"""Calibration of P(True) (rankrag_lite.ranking.calibration, and the calibrate workflow in
+rankrag_lite.evaluation.calibration): Platt fit, ECE / Brier, the calibration file and its model check, the
 ``--min-score`` / ``--abstain`` options (one-line errors before any model loads; real tiny model after)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from inference_helpers import candidates_from_twowiki
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
+from rankrag_lite.evaluation import calibration as E
 from rankrag_lite.ranking import calibration as C
 
 runner = CliRunner()
@@ -31,8 +33,8 @@ def test_fit_recovers_temperature_and_bias_and_lowers_ece():
     assert abs(t - 2.5) < 0.35 and abs(b + 1.0) < 0.25
     cal = C.Calibration(t, b, model="m", fingerprint="f")
     after = cal.apply(p[2000:])
-    assert C.ece(after, y[2000:]) < 0.5 * C.ece(p[2000:], y[2000:])
-    assert C.brier(after, y[2000:]) < C.brier(p[2000:], y[2000:])
+    assert E.ece(after, y[2000:]) < 0.5 * E.ece(p[2000:], y[2000:])
+    assert E.brier(after, y[2000:]) < E.brier(p[2000:], y[2000:])
     # a positive temperature never reorders passages
     assert np.all(np.diff(np.asarray(after)[np.argsort(p[2000:])]) >= 0)
 
@@ -40,9 +42,9 @@ def test_fit_recovers_temperature_and_bias_and_lowers_ece():
 def test_ece_and_brier_by_hand():
     p, y = [0.9, 0.9, 0.1, 0.1], [1, 0, 0, 0]
     # bin 9: |0.9 - 0.5| x 2/4; bin 1: |0.1 - 0| x 2/4
-    assert C.ece(p, y) == pytest.approx(0.25)
-    assert C.brier(p, y) == pytest.approx((0.01 + 0.81 + 0.01 + 0.01) / 4)
-    rows = C.reliability(p, y)
+    assert E.ece(p, y) == pytest.approx(0.25)
+    assert E.brier(p, y) == pytest.approx((0.01 + 0.81 + 0.01 + 0.01) / 4)
+    rows = E.reliability(p, y)
     assert rows[9]["count"] == 2 and rows[9]["frac_relevant"] == 0.5 and rows[0]["count"] == 0
 
 
@@ -111,7 +113,7 @@ def test_calibration_file_round_trip_and_other_model_is_an_error(tmp_path):
 
 def test_reliability_plot_is_a_png(tmp_path):
     p, y = _synthetic(400)
-    out = C.plot_reliability({"raw": (p, y)}, tmp_path / "rel.png")
+    out = E.plot_reliability({"raw": (p, y)}, tmp_path / "rel.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

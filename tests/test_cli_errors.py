@@ -20,23 +20,16 @@ import pytest
 
 from cli_helpers import cli, cli_argv, env, fill, one_line_error, run_cli, write_jsonl
 from inference_helpers import candidates_from_twowiki
+from small_corpus import DOCS
 
 FIX = Path(__file__).parent / "fixtures"
 BLEND_DATA = FIX / "blend_data"
-DOCS = [{"id": "d1", "title": "Hamlet", "text": "Hamlet is a tragedy written by William Shakespeare."},
-        {"id": "d2", "title": "Python", "text": "Python is a programming language by Guido van Rossum."},
-        {"id": "d3", "title": "Paris", "text": "Paris is the capital and largest city of France."}]
 
 
 def cands(qid: str = "q1", question: str = "who wrote hamlet") -> dict:
     return {"qid": qid, "question": question, "answers": ["Shakespeare"],
             "passages": [{"pid": d["id"], "title": d["title"], "text": d["text"], "is_gold": d["id"] == "d1"}
                          for d in DOCS]}
-
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    return write_jsonl(tmp_path / "corpus.jsonl", DOCS)
 
 
 # --- OS-level errors on a user's path -----------------------------------------------------------------
@@ -163,7 +156,7 @@ def test_evaluate_refuses_the_same_model_or_run_twice(tmp_path):
 
 
 def test_a_model_folder_being_written_by_a_running_finetune(tmp_path):
-    from test_reliability import Holder
+    from cli_helpers import Holder
 
     model = tmp_path / "ft"
     (model / "adapter").mkdir(parents=True)

@@ -190,6 +190,6 @@ def test_an_unreachable_cluster_is_one_line(pools, tmp_path):
 def test_the_local_path_never_imports_ray():
     code = ("import sys\n"
             "import rankrag_lite.cli, rankrag_lite.ranking.rerank, rankrag_lite.ranking.distributed\n"
-            "import rankrag_lite.evaluation.runner, rankrag_lite.ranking.calibration\n"
+            "import rankrag_lite.evaluation.runner, rankrag_lite.ranking.calibration, rankrag_lite.evaluation.calibration\n"
             "assert 'ray' not in sys.modules, 'ray imported'\n")
     subprocess.run([sys.executable, "-c", code], env=_env(), check=True, timeout=300)

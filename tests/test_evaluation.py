@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from cli_helpers import cli, one_line_error, write_jsonl
 from inference_helpers import DL19, DL19_QRELS, TWOWIKI, short
 from rankrag_lite.cli import app
 from rankrag_lite.errors import RankragError
 from rankrag_lite.evaluation import EvalItem, EvalSet, evaluate, load_eval_set, ranking_metrics
 from rankrag_lite.evaluation.rankers import (BM25Ranker, GivenRanker, LongestRanker, MiniLMRanker, RandomRanker,
                                             Ranking, rank)
+from small_corpus import DOCS
 
 runner = CliRunner()
+FIX = Path(__file__).parent / "fixtures"
 
 
 def _toy(graded=False):
@@ -302,3 +306,60 @@ def test_model_ranker_scores_every_question_in_one_scorer_call(tiny_model):
     assert CountingScorer.calls == 1
     for it, scores in zip(es.items, many):
         assert r.score_passages(it.question, it.passages) == pytest.approx(scores, abs=1e-4)
+
+
+# --- bad or mismatched input ------------------------------------------------------------------
+
+
+def test_evaluate_with_qrels_of_another_set_is_refused(tmp_path):
+    res = cli("evaluate", "--data", FIX / "inference" / "dl19_bm25_top20.json", "--qrels",
+              FIX / "retrieval_scifact" / "qrels.tsv", "--out", tmp_path / "ev", "--rankers", "given,random",
+              "--limit", "5")
+    one_line_error(res, "judges none of the 3 questions")
+    assert not (tmp_path / "ev").exists()
+
+def test_evaluate_names_a_missing_qrels_file(tmp_path):
+    res = cli("evaluate", "--data", FIX / "inference" / "dl19_bm25_top20.json", "--qrels", tmp_path / "no.txt",
+              "--out", tmp_path / "ev", "--rankers", "given")
+    one_line_error(res, f"qrels file not found: {tmp_path / 'no.txt'}")
+
+def test_evaluate_empty_file(tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    one_line_error(cli("evaluate", "--data", tmp_path / "e.jsonl", "--out", tmp_path / "ev"),
+                   "e.jsonl: no records (the file is empty)")
+
+def test_evaluate_wrong_format_points_to_the_right_one(tmp_path):
+    data = FIX / "inference" / "twowiki_dev20.jsonl"
+    line = one_line_error(cli("evaluate", "--data", data, "--format", "hotpotqa", "--out", tmp_path / "ev",
+                              "--rankers", "given"))
+    assert "--format passages" in line
+    one_line_error(cli("evaluate", "--data", data, "--format", "candidates", "--out", tmp_path / "ev",
+                       "--rankers", "given"), "not a candidates file", "--format passages")
+    assert not (tmp_path / "ev").exists()
+
+def test_evaluate_reports_questions_without_gold_among_candidates(tmp_path):
+    rows = [{"qid": "a", "question": "who wrote hamlet", "passages": [
+                {"pid": "d1", "text": DOCS[0]["text"], "is_gold": True}, {"pid": "d2", "text": DOCS[1]["text"]}]},
+            {"qid": "b", "question": "capital of france", "passages": [
+                {"pid": "d2", "text": DOCS[1]["text"]}, {"pid": "d1", "text": DOCS[0]["text"]}]}]
+    data = write_jsonl(tmp_path / "c.jsonl", rows)
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("a\t0\td1\t1\nb\t0\td3\t1\n")  # b's gold passage d3 is not among its candidates
+    res = cli("evaluate", "--data", data, "--qrels", qrels, "--out", tmp_path / "ev", "--rankers", "given",
+              "--k", "1")
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["dataset"]["no_gold_in_candidates"] == 1
+    assert m["rankers"]["given"]["metrics"]["Recall@1"] == pytest.approx(0.5)
+    assert m["rankers"]["given"]["metrics_answerable"]["Recall@1"] == pytest.approx(1.0)
+    report = (tmp_path / "ev" / "report.md").read_text()
+    assert "1 of the 2 judged questions have no gold passage among their candidates" in report
+
+def test_evaluate_checks_every_model_name_before_scoring(tmp_path):
+    # a typo in the last --model used to surface only after the models before it had scored the set
+    data = Path(__file__).parent / "fixtures" / "inference" / "twowiki_dev20.jsonl"
+    res = cli("evaluate", "--data", data, "--limit", "2", "--model", "smollm2-135m",
+              "--model", tmp_path / "no-such-run", "--no-answer", "--out", tmp_path / "ev")
+    assert res.exit_code == 2, res.output
+    assert "no-such-run" in res.output and "loading model" not in res.output
+    assert not (tmp_path / "ev").exists()

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cli_helpers import one_line_error as one_error
 from rankrag_lite import prompts as P
 from rankrag_lite.cli import app
 from rankrag_lite.data import blend as B
 from rankrag_lite.data.labels import label_pairs, pair_key, read_pairs
-from test_reliability import one_line_error as one_error
 
 ROOT = Path(__file__).parent.parent
 D = Path(__file__).parent / "fixtures" / "blend_data"

@@ -7,8 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from cli_helpers import write_jsonl
 from inference_helpers import short, twowiki
 from rankrag_lite.cli import app
+from rankrag_lite.io import read_jsonl
 
 runner = CliRunner()
 
@@ -82,3 +84,22 @@ def test_questions_from_a_hub_dataset_split(tmp_path, monkeypatch):
     local.write_text('{"question": "who?", "answer": ["x"]}\n')
     with pytest.raises(RankragError, match="--split is for a hub dataset"):
         read_questions(local, split="validation")
+
+
+@pytest.mark.slow
+def test_rag_counts_questions_without_a_hit_as_wrong(tmp_path, index, tiny_model):
+    from rankrag_lite.pipeline import rag
+
+    qs = write_jsonl(tmp_path / "qs.jsonl", [
+        {"question": "who wrote hamlet", "answers": ["William Shakespeare"]},
+        {"question": "what is the capital of france", "answers": ["Paris"]},
+        {"question": "量子色动力学", "answers": ["QCD"]}])
+    summary = rag(index, "tiny", qs, tmp_path / "rag", n=2, k=1, max_new_tokens=6, loaded=tiny_model,
+                  progress=False)
+    a = summary["answers"]
+    assert a["questions"] == 3 and a["no_hits"] == 1 and a["with_gold"] == 3
+    rows = read_jsonl(tmp_path / "rag" / "answers.jsonl")
+    assert len(rows) == 2
+    assert a["em"] == pytest.approx(sum(r["em"] for r in rows) / 3)
+    assert a["answered_f1"] == pytest.approx(sum(r["f1"] for r in rows) / 2)
+    assert json.loads((tmp_path / "rag" / "summary.json").read_text())["answers"]["questions"] == 3

@@ -135,3 +135,11 @@ def test_every_shipped_recipe_builds_its_settings_and_names_portable_files(path)
         for name in named:  # relative to --data-root, inside it; or a hub dataset (owner/name)
             assert _portable(name) and ".." not in PurePosixPath(name).parts, name
     assert "# inference:" not in path.read_text()  # a stale comment: no such section exists
+
+
+@pytest.mark.parametrize("section", ["inference", "evaluate"])
+def test_a_recipe_section_nothing_reads_is_an_error(tmp_path, section):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: x\nfinetune: {{}}\n{section}:\n  k: 5\n")
+    with pytest.raises(RankragError, match=rf"{re.escape(str(recipe))}: unknown recipe key\(s\) \['{section}'\]"):
+        load_recipe(recipe)

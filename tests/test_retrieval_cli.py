@@ -8,6 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from cli_helpers import cli
 from rankrag_lite.cli import app
 from rankrag_lite.io import read_jsonl
 from rankrag_lite.retrieval import load_index
@@ -196,3 +197,12 @@ def test_index_a_hub_datasets_passages(tmp_path, monkeypatch):
     result = invoke("index", "--corpus", corpus, "--split", "validation", "--out", tmp_path / "idx2")
     assert result.exit_code == 2 and "--split is for a hub dataset" in result.output
     assert not (tmp_path / "idx2").exists()
+
+
+def test_retrieve_warns_and_counts_queries_without_a_hit(tmp_path, index):
+    q = tmp_path / "q.tsv"
+    q.write_text("q1\twho wrote hamlet\nq2\t莎士比亚\n", encoding="utf-8")
+    res = cli("retrieve", "--index", index, "--queries", q, "--out", tmp_path / "c.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 of 2 queries found no passage" in res.output and "q2" in res.output
+    assert "English" in res.output

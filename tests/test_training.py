@@ -1,10 +1,13 @@
-"""End-to-end fine-tuning on the real SmolLM2-135M (CPU): Stage 1 -> merge -> Stage 2, and --resume."""
+"""End-to-end fine-tuning on the real SmolLM2-135M (CPU): Stage 1 -> merge -> Stage 2, and --resume;
+a second run on a running one's output is refused, a resumed run's loss counts every step, a run
+that fails while loading leaves nothing."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -13,8 +16,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli_helpers import env, run_cli
 from rankrag_lite.cli import app
 from rankrag_lite.io import read_jsonl
+
+FIX = Path(__file__).parent / "fixtures"
+
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, tiny_recipe):
@@ -144,3 +151,76 @@ def test_resume_after_kill_continues_from_checkpoint(recipe, fixtures, tmp_path)
     # snapshots taken before the kill survive the resume; none is missing or half-written
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step-1", "step-2", "step-3", "step-4"]
     assert not work.exists()
+
+
+# --- a second finetune on a running one's output, the loss of a resumed run, a failed load ----
+
+
+@pytest.mark.slow
+def test_parallel_finetune_refused_then_resume_after_kill_9(tmp_path, tiny_recipe):
+    """Item 1 with the issue's reproduction (a second finetune on a running one's --out), then
+    kill -9 of the first (no stale lock), --resume, and item 5: the resumed run's train_loss is the
+    mean over all its steps (the log has one loss per step), not this run's sum over all steps."""
+    recipe = tiny_recipe(tmp_path / "r.yaml", stage2={"max_examples": 12, "max_steps": 6, "save_steps": 1,
+                                                     "logging_steps": 1})
+    out = tmp_path / "run"
+    args = ["finetune", "--stage", "2", "--recipe", recipe, "--data", FIX / "blend_tiny.jsonl", "--out", out]
+    first = subprocess.Popen([sys.executable, "-m", "rankrag_lite", *map(str, args)], env=env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    ckpt = tmp_path / ".run.work" / "checkpoints" / "checkpoint-1" / "trainer_state.json"
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (tmp_path / ".run.lock").exists() and first.poll() is None:
+            time.sleep(0.1)
+        assert first.poll() is None, first.stderr.read().decode()[-2000:]
+        second = run_cli(*args)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.strip().splitlines() == [
+            f"error: {out} is being written by another run (pid {first.pid}); wait for it to finish or "
+            "choose another output"], second.stderr
+        while time.time() < deadline and not ckpt.exists() and first.poll() is None:
+            time.sleep(0.1)
+        assert ckpt.exists(), "no checkpoint"
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from"] is not None and summary["global_step"] == 6
+    losses = [r["loss"] for r in read_jsonl(out / "train_log.jsonl")]
+    assert len(losses) == 6
+    assert summary["train_loss_steps"] == 6
+    assert summary["train_loss"] == pytest.approx(sum(losses) / 6, abs=2e-4)
+    # item 6: a finished run is an ordinary folder (the test process runs under the usual umask)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((out / "adapter" / "adapter_config.json").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((out / "adapter").stat().st_mode) == 0o777 & ~mask
+
+def test_resumed_train_loss_counts_the_steps_before_the_resume():
+    from rankrag_lite.training.finetune import train_loss_over_all_steps
+
+    # an uninterrupted run logs 0.8, 0.6, 0.4, 0.2 (mean 0.5); killed after step 2 and resumed,
+    # transformers reports (0.4 + 0.2) / 4 = 0.15
+    history = [{"loss": 0.8, "step": 1}, {"loss": 0.6, "step": 2}, {"train_runtime": 1.0, "step": 2}]
+    assert train_loss_over_all_steps(0.15, 4, 2, history) == (pytest.approx(0.5), 4)
+    # logging every 2 steps: the logged loss is the mean over the two steps
+    assert train_loss_over_all_steps(0.15, 4, 2, [{"loss": 0.7, "step": 2}]) == (pytest.approx(0.5), 4)
+    # checkpoint at 3 with logs at 2: step 3's loss is unknown and left out
+    loss, steps = train_loss_over_all_steps(0.05, 4, 3, [{"loss": 0.7, "step": 2}])
+    assert steps == 3 and loss == pytest.approx((1.4 + 0.2) / 3)
+
+def test_finetune_failing_while_loading_leaves_no_work_folder(tmp_path):
+    from rankrag_lite.training.finetune import finetune
+    from rankrag_lite.training.config import stage_config
+
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "llama"}))  # no weights, no tokenizer
+    rec = {"finetune": {"backend": "hf", "model": str(broken), "stage2": {"max_steps": 1}}}
+    cfg = stage_config(rec, 2, data=str(FIX / "blend_tiny.jsonl"))
+    with pytest.raises(Exception):
+        finetune(cfg, tmp_path / "out", recipe=rec)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-model"]

@@ -39,25 +39,21 @@ def calibrate_cmd(
     import json
 
     from rankrag_lite.cli.common import load_ranker
-    from rankrag_lite.modeling.quant import check_4bit
     from rankrag_lite.evaluation import load_eval_set
-    from rankrag_lite.io import atomic_write, dumps
+    from rankrag_lite.evaluation.calibration import calibrate, fitting_pairs
     from rankrag_lite.modeling.loading import resolve_model
+    from rankrag_lite.modeling.quant import check_4bit
     from rankrag_lite.progress import console, log
-    from rankrag_lite.ranking import calibration as C
+    from rankrag_lite.ranking.calibration import default_path, model_fingerprint
     from rankrag_lite.ranking.scorer import check_method
 
     check_method(score)
     if load_in_4bit:
         check_4bit()
-    out = out if out is not None else C.default_path(model)
+    out = out if out is not None else default_path(model)
     plot = plot if plot is not None else out.with_suffix(".png")
     es = load_eval_set(data, fmt, qrels=str(qrels) if qrels else None, limit=limit)
-    rows = C.labelled_pairs(es, passages)
-    if len({r["label"] for r in rows if r["split"] == "fit"}) < 2:
-        from rankrag_lite.errors import RankragError
-
-        raise RankragError(f"{data}: the fitting split needs both relevant and non-relevant passages")
+    rows = fitting_pairs(es, passages, where=data)
     on_ray = ray_options(ray, ray_actors, ray_gpus, ray_cpus)
     if on_ray is not None:
         from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec, work_dir
@@ -67,21 +63,8 @@ def calibrate_cmd(
     else:
         scorer = load_ranker(model, load_in_4bit, score=score, batch_size=batch_size, calibration=None).scorer
     log(f"scoring {len(rows):,} pairs of {len({r['qid'] for r in rows})} questions")
-    cal, raw = C.calibrate_pairs(scorer, rows, model=model, fingerprint=C.model_fingerprint(resolve_model(model)),
-                                 data=str(data), n_bins=bins)
-    after = cal.apply(raw)
-    held = [i for i, r in enumerate(rows) if r["split"] == "heldout"] or list(range(len(rows)))
-    labels = [rows[i]["label"] for i in held]
-    C.plot_reliability({"raw P(True)": ([raw[i] for i in held], labels),
-                        "calibrated": ([after[i] for i in held], labels)}, plot, n_bins=bins,
-                       title=f"Reliability, held-out split ({len(held)} pairs)")
-    if scores is not None:
-        with atomic_write(scores) as f:
-            for r, s_raw, s_cal in zip(rows, raw, after):
-                f.write(dumps({"qid": r["qid"], "pid": r["pid"], "split": r["split"], "label": r["label"],
-                               "raw": s_raw, "calibrated": s_cal}) + "\n")
-    cal.fit["plot"] = str(plot)
-    cal.save(out)
+    cal = calibrate(scorer, rows, model=model, fingerprint=model_fingerprint(resolve_model(model)), out=out,
+                    plot=plot, scores=scores, data=str(data), n_bins=bins)
     console.print(json.dumps({"temperature": round(cal.temperature, 4), "bias": round(cal.bias, 4),
                               **{s: cal.fit[s] for s in ("fit", "heldout") if s in cal.fit}}))
     log(f"wrote {out} and {plot}")

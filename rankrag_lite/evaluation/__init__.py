@@ -6,7 +6,8 @@ registry :data:`~.rankers.RANKERS` (whose names are :data:`BASELINES`), the mode
 in :mod:`.rankers`; ranking metrics (ranx) and the paired comparison in :mod:`.metrics` (answer metrics,
 EM / F1 / Acc, and their means: :mod:`rankrag_lite.answers`); ``evaluate``, a list of steps (check,
 build the rankers, rank, metrics, answer, write), in :mod:`.runner`; the report files in :mod:`.report`;
-abstention (best-score AUROC, coverage) in :mod:`.abstention`.
+abstention (best-score AUROC, coverage) in :mod:`.abstention`; the ``calibrate`` workflow (fit
+P(True) calibration on a dev set, ECE / Brier, reliability diagram) in :mod:`.calibration`.
 """
 
 from rankrag_lite.evaluation.datasets import EVAL_FORMATS, EvalItem, EvalSet, load_eval_set

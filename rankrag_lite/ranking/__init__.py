@@ -4,7 +4,9 @@ Where each idea lives: the "True" / "False" token ids in :mod:`.tokens` (prompts
 tokenised by :mod:`rankrag_lite.modeling.chat`, the one home shared with training); the batched
 scorer in :mod:`.scorer`; what ``rerank`` reads in :mod:`.candidates` (re-exported from
 :mod:`rankrag_lite.formats`); chunked reranking into files in :mod:`.rerank`; first-stage fusion in
-:mod:`.fusion`; calibration in :mod:`.calibration`.
+:mod:`.fusion`; the calibration of P(True) (its type, Platt fit, file beside the model, applied
+by the scorer) in :mod:`.calibration`, while the ``calibrate`` workflow that fits and reports it
+(ECE / Brier, reliability diagram) is an evaluation: :mod:`rankrag_lite.evaluation.calibration`.
 """
 
 from rankrag_lite.ranking.scorer import SCORE_METHODS, PTrueScorer, naive_score
