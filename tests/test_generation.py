@@ -55,11 +55,17 @@ def test_answer_metrics_and_first_line():
     assert m["em"] == 0.0 and m["acc"] == 1.0 and m["f1"] == pytest.approx(2 * (1 / 4) * 1 / (1 / 4 + 1))
 
 
-def test_answer_file_writes_predictions_and_metrics(tiny_model, tmp_path):
+def test_answer_file_writes_predictions_and_metrics(tiny_model, tmp_path, monkeypatch):
+    import rankrag_lite.generation.answer_file as AF
+
     model, tok = tiny_model
     cand = candidates_from_twowiki(tmp_path / "cand.jsonl", n=2, passages=3)
     out = tmp_path / "answers.jsonl"
-    res = answer_file(Answerer(model, tok, max_new_tokens=4), cand, out, k=2, progress=False)
+    reads, real = [], AF._records
+    monkeypatch.setattr(AF, "_records", lambda *a, **kw: (reads.append(1), real(*a, **kw))[1])
+    n = AF.check_answer_input(cand, k=2)  # what `answer` does before loading the model
+    res = answer_file(Answerer(model, tok, max_new_tokens=4), cand, out, k=2, progress=False, records=n)
+    assert n == 2 and len(reads) == 2  # the input is read twice: one validation pass, one answering pass
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 2 and res["count"] == 2 and res["with_gold"] == 2
     assert set(rows[0]) >= {"qid", "question", "answers", "prediction", "raw", "top_pids", "em", "f1", "acc"}

@@ -31,6 +31,22 @@ def test_rankllm_json_and_qrels():
     assert sum(len(v) for v in qrels.values()) == 56
 
 
+def test_rerank_reads_its_input_once_before_the_real_pass(tmp_path, monkeypatch):
+    """`rerank` validates in one pass before loading the model and hands the counts on: the file is read
+    twice in all (before: a count in the CLI, a count in rerank_file, a pass for --fuse, the real pass)."""
+    import rankrag_lite.ranking.rerank as R
+
+    cand = candidates_from_twowiki(tmp_path / "cand.jsonl", n=3)
+    reads, real = [], R.iter_candidates
+    monkeypatch.setattr(R, "iter_candidates", lambda *a, **kw: (reads.append(1), real(*a, **kw))[1])
+    counts = R.check_candidates(cand)
+    res = rerank_file(StubScorer(), cand, tmp_path / "a.jsonl", progress=False, counts=counts)
+    assert counts == (3, 30) and (res["records"], res["passages"]) == counts and len(reads) == 2
+    reads.clear()
+    rerank_file(StubScorer(), cand, tmp_path / "b.jsonl", progress=False)  # the library alone validates first
+    assert len(reads) == 2
+
+
 def test_trec_run_with_corpus_and_queries(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps({"_id": i, "title": f"t{i}", "text": f"text {i}"}) for i in "abcd"))

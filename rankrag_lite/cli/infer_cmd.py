@@ -48,7 +48,7 @@ def rerank_cmd(
 ) -> None:
     """Rerank candidates by the model's P("True") to the RankRAG ranking prompt."""
     from rankrag_lite.progress import log
-    from rankrag_lite.ranking.rerank import check_min_score, count_candidates, rerank_file
+    from rankrag_lite.ranking.rerank import check_candidates, check_min_score, rerank_file
 
     from rankrag_lite.io import output_lock
     from rankrag_lite.modeling.loading import check_max_length
@@ -58,7 +58,8 @@ def rerank_cmd(
     run = run or out.with_suffix(".trec")
     check_paths({"input": input, "out": out, "run": run})  # the default --run too (a TREC input's name)
     with output_lock(out), output_lock(run):
-        n_rec, n_pass = count_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k)
+        # the one validation pass (records, passages and, for --fuse, first-stage scores), before the model loads
+        counts = check_candidates(input, fmt, corpus=corpus, queries=queries, top_k=top_k, fusion=fusion)
         if on_ray is not None:
             from rankrag_lite.ranking.distributed import RayScorer, ScorerSpec
 
@@ -71,7 +72,7 @@ def rerank_cmd(
         res = rerank_file(scorer, input, out, run_out=run, fmt=fmt, corpus=corpus, queries=queries,
                           top_k=top_k, tag=tag, chunk_passages=shard_passages,
                           meta={"model": model, "score": score, "calibrated": scorer.calibrated},
-                          fusion=fusion, min_score=min_score)
+                          fusion=fusion, min_score=min_score, counts=counts)
     log(f"reranked {res['passages']:,} passages of {res['records']:,} queries -> {res['out']} and {res['run']}")
 
 
@@ -91,24 +92,21 @@ def answer_cmd(
 
     from rankrag_lite.errors import RankragError
     from rankrag_lite.generation import answer_file
-    from rankrag_lite.generation.answer_file import TASKS, _records
+    from rankrag_lite.generation.answer_file import TASKS, check_answer_input
+    from rankrag_lite.io import output_lock
     from rankrag_lite.progress import console
 
     if task not in TASKS:
         raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if k < 1:
         raise RankragError(f"--k must be at least 1, got {k}")
-    from rankrag_lite.io import output_lock
-
     if load_in_4bit:
         check_4bit()
-    if not input.exists():
-        raise RankragError(f"input file not found: {input}")
     with output_lock(out):
-        for _ in _records(input, k):  # validate before loading the model
-            pass
+        records = check_answer_input(input, k=k, task=task)  # the one validation pass, before the model loads
         m = load_ranker(model, load_in_4bit)
-        res = answer_file(m.answerer(max_new_tokens, batch_size=batch_size), input, out, k=k, task=task)
+        res = answer_file(m.answerer(max_new_tokens, batch_size=batch_size), input, out, k=k, task=task,
+                          records=records)
     console.print(json.dumps({k_: v for k_, v in res.items() if k_ != "metrics"}))
     if res.get("metrics"):
         for name, note in res["metrics"].items():

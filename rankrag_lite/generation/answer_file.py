@@ -51,12 +51,8 @@ def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
         raise RankragError(f"{path}: no records")
 
 
-def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os.PathLike, *,
-                k: int = 5, task: str = "qa", chunk: int = 64, progress: bool = True,
-                strict: bool = True) -> dict:
-    """Answer from the top-``k`` passages of each record; returns ``{count, em, f1, acc, ...}``.
-
-    ``strict``: a record with fewer than ``k`` passages is an error (else it is answered from all)."""
+def check_answer_input(input_path: str | os.PathLike, *, k: int = 5, task: str = "qa", strict: bool = True) -> int:
+    """Validate an ``answer`` input in full (one pass, before any model loads); returns its records."""
     if task not in TASKS:
         raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if k < 1:
@@ -64,7 +60,19 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
     input_path = Path(input_path)
     if not input_path.exists():
         raise RankragError(f"input file not found: {input_path}")
-    total = sum(1 for _ in _records(input_path, k, strict))  # validate everything before generating
+    return sum(1 for _ in _records(input_path, k, strict))
+
+
+def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os.PathLike, *,
+                k: int = 5, task: str = "qa", chunk: int = 64, progress: bool = True,
+                strict: bool = True, records: int | None = None) -> dict:
+    """Answer from the top-``k`` passages of each record; returns ``{count, em, f1, acc, ...}``.
+
+    ``strict``: a record with fewer than ``k`` passages is an error (else it is answered from all).
+    ``records``: what :func:`check_answer_input` returned for this input (it is then not read twice);
+    without it the input is validated here first."""
+    input_path = Path(input_path)
+    total = records if records is not None else check_answer_input(input_path, k=k, task=task, strict=strict)
     scored: list[dict] = []  # the metrics of each answer that has gold answers
     with make_progress() as bar, atomic_write(out) as f:
         t = bar.add_task("Answering", total=total, info="questions")

@@ -82,10 +82,15 @@ def rerank_records(scorer: PTrueScorer | None, records: Iterable[dict], *, chunk
             yield rec
 
 
-def count_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_k=None) -> tuple[int, int]:
-    """(records, passages) of an input, validating every record (a cheap first pass)."""
+def check_candidates(path, fmt: str = "auto", *, corpus=None, queries=None, top_k=None,
+                     fusion: Fusion | None = None) -> tuple[int, int]:
+    """(records, passages) of an input, validating every record in one cheap pass: with ``fusion``, each
+    record's first-stage scores too. Callers that must fail before loading a model call it first and
+    hand its counts to :func:`rerank_file`."""
     n_rec = n_pass = 0
     for rec in iter_candidates(path, fmt, corpus=corpus, queries=queries, top_k=top_k):
+        if fusion is not None:
+            first_stage_scores(rec["passages"], f"{path}: query {rec['qid']}")
         n_rec += 1
         n_pass += len(rec["passages"])
     return n_rec, n_pass
@@ -95,7 +100,7 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
                 run_out: str | os.PathLike | None = None, fmt: str = "auto", corpus=None, queries=None,
                 top_k: int | None = None, tag: str = "rankrag", chunk_passages: int = 1024,
                 progress: bool = True, meta: dict | None = None, fusion: Fusion | None = None,
-                min_score: float | None = None) -> dict:
+                min_score: float | None = None, counts: tuple[int, int] | None = None) -> dict:
     """Rerank a candidates file into ``out`` (JSONL) and ``run_out`` (TREC run, default ``out`` with
     ``.trec``). The input is validated in full before any scoring. Returns counts.
 
@@ -104,10 +109,8 @@ def rerank_file(scorer: PTrueScorer, input_path: str | os.PathLike, out: str | o
     that a rerun resumes; the outputs are then written as the local run writes them)."""
     out = Path(out)
     run_out = Path(run_out) if run_out else out.with_suffix(".trec")
-    n_rec, n_pass = count_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
-    if fusion is not None:  # validate the first-stage scores of every record before scoring any
-        for rec in iter_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k):
-            first_stage_scores(rec["passages"], f"{input_path}: query {rec['qid']}")
+    n_rec, n_pass = counts if counts is not None else \
+        check_candidates(input_path, fmt, corpus=corpus, queries=queries, top_k=top_k, fusion=fusion)
     key = final_score_key(fusion)
     read = functools.partial(iter_candidates, input_path, fmt, corpus=corpus, queries=queries, top_k=top_k)
     on_ray = hasattr(scorer, "score_shards")  # a distributed.RayScorer
