@@ -44,11 +44,16 @@ def test_full_finetune_trains_every_weight(tmp_path, tiny_model_path, tiny_recip
     old = load_file(str(next(Path(tiny_model_path).glob("*.safetensors"))))
     name = next(k for k in new if k.endswith("layers.0.mlp.down_proj.weight"))
     assert not torch.equal(new[name], old[name])  # a base weight changed: no LoRA, full training
-    # the output is a model folder the rest of the kit loads
+    # the output is a model folder the rest of the kit loads, and it holds the trained weights: loaded
+    # anew, its loss on the run's probe examples (its training examples) is the run's final probe loss,
+    # which is below the base model's (recomputed here too, so both numbers are this folder's and the base's)
     from rankrag_lite.modeling.loading import load_model
-    from rankrag_lite.ranking.scorer import PTrueScorer
+    from rankrag_lite.training.data import load_chat_records, tokenize_records
+    from rankrag_lite.training.finetune import PROBE_EXAMPLES, probe_loss
 
-    pair = [("who wrote hamlet?", "Hamlet is a tragedy by William Shakespeare.")]
-    trained = PTrueScorer(*load_model(str(out / "merged"), device="cpu"), calibration=None).score(pair)[0]
-    base = PTrueScorer(*load_model(tiny_model_path, device="cpu"), calibration=None).score(pair)[0]
-    assert abs(trained - base) > 1e-6  # the folder holds the trained weights, not the base model's
+    trained, tok = load_model(str(out / "merged"), device="cpu", dtype=torch.float32)
+    rows = tokenize_records(tok, load_chat_records(fixtures / "blend_tiny.jsonl", 4, 5), 160)[:PROBE_EXAMPLES]
+    base, _ = load_model(tiny_model_path, device="cpu", dtype=torch.float32)
+    assert probe_loss(base, rows) == pytest.approx(summary["probe_loss_before"], rel=1e-4)
+    assert probe_loss(trained, rows) == pytest.approx(summary["probe_loss_after"], rel=1e-4)
+    assert summary["probe_loss_after"] < summary["probe_loss_before"], summary
