@@ -224,19 +224,21 @@ def test_thresholds_drop_exactly_the_pairs_they_should(blend, minilm_labels, tmp
 
 
 def test_unjudged_drop_keeps_only_judged_pairs(blend, tmp_path):
-    """Labels of blend.jsonl only (not the part files): ``unjudged: drop`` keeps only its pairs."""
+    """Labels of blend.jsonl only (not the part files): ``unjudged: drop`` keeps only judged pairs. An
+    unjudged row goes alone: its partner, drawn without it, stays (the climate rows of blend.jsonl hold no
+    whole (positive, negative) pair; dropping partners would lose them all)."""
     labels = tmp_path / "blend-labels.jsonl"
     label_pairs(blend, labels, ["minilm"])
     judged = {r["key"] for r in rows(labels)}
     out = tmp_path / "judged-only"
-    recipe = _filtered_recipe(labels, unjudged="drop")
-    # the few climate rows of blend.jsonl hold no whole (positive, negative) pair: only nq's are kept
-    recipe["blend"]["mix"] = [m for m in recipe["blend"]["mix"] if m["source"] == "nq"]
-    manifest = B.build_blend(recipe, out, data_root=D)
+    manifest = B.build_blend(_filtered_recipe(labels, unjudged="drop"), out, data_root=D)
     for r in rows(out / "ranking.jsonl") + rows(out / "ra_ranking.jsonl"):
         ex = P.read_ranking_example(r["messages"])
         assert all(pair_key(ex.question, p) in judged for p in ex.passages)
     assert manifest["judge"]["counts"]["unjudged"] > 0
+    climate = [r for r in rows(blend / "blend.jsonl") if r["source"] == "climate"]
+    kept = {json.dumps(r) for r in rows(out / "ranking.jsonl") if r["source"] == "climate"}
+    assert climate and all(json.dumps(r) in kept for r in climate)
 
 
 # ---- bad input: one line, exit 2, nothing written -------------------------------------------------------

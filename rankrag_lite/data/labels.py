@@ -425,12 +425,19 @@ class JudgedLabels:
         groups = [rows[i:i + 2] for i in range(0, len(rows), 2)] if paired else [[r] for r in rows]
         kept: list[tuple] = []
         for group in groups:
-            reasons = [self.verdict(question, shown, label) for shown, label, _ in group]
-            if not any(reasons):
-                kept.extend(group)
-                self.count(part, source, "kept", len(group))
+            verdicts = [(row, self.verdict(question, row[0], row[1])) for row in group]
+            # an unjudged row goes alone: labels of one blend.jsonl hold a pair's two rows only where the
+            # mix drew both, so its partner is kept as that blend had it
+            for _, r in verdicts:
+                if r == "unjudged":
+                    self.count(part, source, r)
+            verdicts = [(row, r) for row, r in verdicts if r != "unjudged"]
+            if not any(r for _, r in verdicts):
+                kept.extend(row for row, _ in verdicts)
+                if verdicts:
+                    self.count(part, source, "kept", len(verdicts))
                 continue
-            for r in reasons:
+            for _, r in verdicts:
                 self.count(part, source, r or "partner_of_dropped")
         return kept
 
