@@ -165,6 +165,12 @@ def test_significance_against_a_reference_row(tmp_path):
     assert sig["rankers"]["random"]["MRR@10"]["p"] < 0.01 < sig["rankers"]["longest"]["MRR@10"]["p"]
     md = (out / "report.md").read_text()
     assert "## Against bm25, question by question" in md and "| random | " in md
+    # the seeded test gives the same p-values again (ranx's parallel permutations did not)
+    again = tmp_path / "sig-again"
+    r = runner.invoke(app, ["evaluate", "--data", str(TWOWIKI), "--rankers", "bm25,random,longest", "--no-answer",
+                            "--k", "2,5", "--significance", "bm25", "--out", str(again)])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((again / "metrics.json").read_text())["significance"] == sig
 
 
 def test_evaluate_cli_with_a_run_file(tmp_path):

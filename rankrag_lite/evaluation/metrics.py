@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,6 +90,21 @@ def _gold_metric_names(es: EvalSet, ks: Sequence[int]) -> dict[str, str]:
 SIGNIFICANCE_TEST = {"test": "fisher", "permutations": 10000, "seed": 42}
 
 
+@functools.cache
+def _seed_numba_workers():
+    """A numba function that seeds the random state of the threads running a parallel loop (numba keeps
+    one per thread; ``np.random.seed`` in plain code seeds the caller's alone)."""
+    import numba
+    import numpy as np
+
+    @numba.njit(parallel=True)
+    def seed(value, n):
+        for _ in numba.prange(n):
+            np.random.seed(value)
+
+    return seed
+
+
 def compare_to(es: EvalSet, rankings: Sequence[Ranking], reference: str, ks: Sequence[int]) -> dict:
     """Each ranking against ``reference`` on the gold-label columns, question by question (ranx
     ``compare``: a two-sided paired randomization test; ``p`` is the chance of a mean difference at least
@@ -109,11 +125,21 @@ def compare_to(es: EvalSet, rankings: Sequence[Ranking], reference: str, ks: Seq
         run = Run(ranx_run(r, qids))
         run.name = r.name
         runs.append(run)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba type-safety chatter
-        rep = compare(Qrels(qrels), runs, list(named.values()), stat_test=SIGNIFICANCE_TEST["test"],
-                      n_permutations=SIGNIFICANCE_TEST["permutations"], random_seed=SIGNIFICANCE_TEST["seed"],
-                      make_comparable=True)
+    import numba
+
+    # ranx draws the permutations in a parallel numba loop; its seed reaches the calling thread only, so
+    # the p-values moved by about 0.01 from run to run. One numba thread, seeded too, makes it hold.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        _seed_numba_workers()(SIGNIFICANCE_TEST["seed"], 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba type-safety chatter
+            rep = compare(Qrels(qrels), runs, list(named.values()), stat_test=SIGNIFICANCE_TEST["test"],
+                          n_permutations=SIGNIFICANCE_TEST["permutations"], random_seed=SIGNIFICANCE_TEST["seed"],
+                          make_comparable=True)
+    finally:
+        numba.set_num_threads(threads)
     out: dict = {"reference": reference, **SIGNIFICANCE_TEST, "questions": len(qids), "rankers": {}}
     for r in rankings:
         if r.name == reference:
