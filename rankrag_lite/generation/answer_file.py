@@ -51,12 +51,16 @@ def _records(path: Path, k: int, strict: bool = True) -> Iterator[dict]:
         raise RankragError(f"{path}: no records")
 
 
-def check_answer_input(input_path: str | os.PathLike, *, k: int = 5, task: str = "qa", strict: bool = True) -> int:
-    """Validate an ``answer`` input in full (one pass, before any model loads); returns its records."""
+def _check_settings(k: int, task: str) -> None:
     if task not in TASKS:
         raise RankragError(f"unknown task {task!r}; choose one of {list(TASKS)}")
     if k < 1:
         raise RankragError(f"k must be at least 1, got {k}")
+
+
+def check_answer_input(input_path: str | os.PathLike, *, k: int = 5, task: str = "qa", strict: bool = True) -> int:
+    """Validate an ``answer`` input in full (one pass, before any model loads); returns its records."""
+    _check_settings(k, task)
     input_path = Path(input_path)
     if not input_path.exists():
         raise RankragError(f"input file not found: {input_path}")
@@ -71,6 +75,7 @@ def answer_file(answerer: Answerer, input_path: str | os.PathLike, out: str | os
     ``strict``: a record with fewer than ``k`` passages is an error (else it is answered from all).
     ``records``: what :func:`check_answer_input` returned for this input (it is then not read twice);
     without it the input is validated here first."""
+    _check_settings(k, task)  # cheap: kept when the caller validated the file
     input_path = Path(input_path)
     total = records if records is not None else check_answer_input(input_path, k=k, task=task, strict=strict)
     scored: list[dict] = []  # the metrics of each answer that has gold answers
