@@ -223,6 +223,50 @@ def test_thresholds_drop_exactly_the_pairs_they_should(blend, minilm_labels, tmp
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in again.iterdir()}
 
 
+def test_apply_to_blend_removes_drawn_rows_only(blend, minilm_labels, tmp_path):
+    """``apply_to: blend``: the mix draws as without a judge, then the drawn rows the judge disagrees with
+    go (a ranking row with its length partner, an RA-ranking row with any passage judged out); what is
+    left is the unjudged blend.jsonl minus exactly those rows, in its order. ``pools`` (the default)
+    redraws instead and keeps the size."""
+    scores = {r["key"]: r["score"] for r in rows(minilm_labels)}
+    neg_at = sorted(r["score"] for r in rows(minilm_labels) if r["label"] is False)[-6]
+
+    def bad(r) -> bool:
+        ex = P.read_ranking_example(r["messages"])
+        return any(not rel and scores[pair_key(ex.question, p)] >= neg_at for p, rel in zip(ex.passages, ex.labels))
+
+    # the rows judged out, by content: a ranking pair (positive, negative) goes together
+    pool = rows(blend / "ranking.jsonl")
+    out_rows, in_rows = set(), set()
+    for pair in zip(pool[0::2], pool[1::2]):
+        (out_rows if any(bad(r) for r in pair) else in_rows).update(json.dumps(r) for r in pair)
+    for r in rows(blend / "ra_ranking.jsonl"):
+        (out_rows if bad(r) else in_rows).add(json.dumps(r))
+    assert out_rows and not out_rows & in_rows  # the fixture has no row both in a dropped and a kept pair
+
+    before = rows(blend / "blend.jsonl")
+    expected = [r for r in before if json.dumps(r) not in out_rows]
+    assert 0 < len(expected) < len(before)
+    out = tmp_path / "drawn"
+    manifest = B.build_blend(_filtered_recipe(minilm_labels, drop_negatives_at_or_above=neg_at, apply_to="blend"),
+                             out, data_root=D)
+    assert rows(out / "blend.jsonl") == expected
+    # the pools are the unjudged ones; the manifest counts what left the drawn blend, per part and source
+    assert (out / "ranking.jsonl").read_bytes() == (blend / "ranking.jsonl").read_bytes()
+    removed = manifest["judge"]["removed_from_blend"]
+    assert manifest["judge"]["apply_to"] == "blend" and removed["rows"] == len(before) - len(expected)
+    for part, by_source in removed["by_part"].items():
+        for source, n in by_source.items():
+            assert n == sum(1 for r in before if r["part"] == part and r["source"] == source
+                            and json.dumps(r) in out_rows)
+    assert manifest["blend"]["count"] == len(expected)
+
+    pools = B.build_blend(_filtered_recipe(minilm_labels, drop_negatives_at_or_above=neg_at), tmp_path / "pools",
+                          data_root=D)
+    assert pools["blend"]["count"] == len(before) and "removed_from_blend" not in pools["judge"]
+    assert not any(json.dumps(r) in out_rows for r in rows(tmp_path / "pools" / "blend.jsonl"))
+
+
 def test_unjudged_drop_keeps_only_judged_pairs(blend, tmp_path):
     """Labels of blend.jsonl only (not the part files): ``unjudged: drop`` keeps only judged pairs. An
     unjudged row goes alone: its partner, drawn without it, stays (the climate rows of blend.jsonl hold no

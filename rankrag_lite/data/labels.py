@@ -383,11 +383,17 @@ class JudgedLabels:
     """A ``label`` output read back for the blend: the judge's score of each pair, and the thresholds."""
 
     def __init__(self, path: str | os.PathLike, drop_negatives_at_or_above: float | None = None,
-                 drop_positives_below: float | None = None, unjudged: str = "keep"):
+                 drop_positives_below: float | None = None, unjudged: str = "keep", apply_to: str = "pools"):
         self.path = Path(os.path.expanduser(str(path)))
         if not self.path.exists():
             raise RankragError(f"blend.judge.labels: file not found: {self.path}")
         self.neg_at, self.pos_below, self.unjudged = drop_negatives_at_or_above, drop_positives_below, unjudged
+        #: "blend": the parts keep every row and only mark those the judge disagrees with (:meth:`reject`);
+        #: :meth:`remove_rejected` takes them out of the drawn blend
+        self.apply_to = apply_to
+        self._rejected: set[int] = set()  # id() of the marked examples (the mix draws the same objects)
+        #: (part, source) -> drawn rows removed from the blend ("blend" only)
+        self.removed_from_blend: dict[tuple[str, str], int] = {}
         self.scores: dict[str, float] = {}
         judges = set()
         for rec in iter_jsonl(self.path):
@@ -453,6 +459,26 @@ class JudgedLabels:
         self.count(part, source, "dropped_rows")
         return False
 
+    @property
+    def after_mix(self) -> bool:
+        """Whether the filter applies to the drawn blend (``apply_to: blend``) rather than the pools."""
+        return self.apply_to == "blend"
+
+    def reject(self, example: dict) -> None:
+        """Mark a pool example the judge disagrees with (``apply_to: blend``: it stays in its pool)."""
+        self._rejected.add(id(example))
+
+    def remove_rejected(self, blend: list[dict]) -> list[dict]:
+        """The drawn ``blend`` without the marked examples, in its order; counts them per part and source."""
+        kept = []
+        for ex in blend:
+            if id(ex) in self._rejected:
+                key = (ex["part"], ex["source"])
+                self.removed_from_blend[key] = self.removed_from_blend.get(key, 0) + 1
+            else:
+                kept.append(ex)
+        return kept
+
     def count(self, part: str, source: str, reason: str, n: int = 1) -> None:
         c = self.counts.setdefault((part, source), {})
         c[reason] = c.get(reason, 0) + n
@@ -471,7 +497,14 @@ class JudgedLabels:
         for c in self.counts.values():
             for k, v in c.items():
                 totals[k] = totals.get(k, 0) + v
-        return {"labels": str(self.path), "sha256": self.sha256, "judge": self.judge,
+        out = {"labels": str(self.path), "sha256": self.sha256, "judge": self.judge,
                 "judged_pairs": len(self.scores), "drop_negatives_at_or_above": self.neg_at,
-                "drop_positives_below": self.pos_below, "unjudged": self.unjudged,
+                "drop_positives_below": self.pos_below, "unjudged": self.unjudged, "apply_to": self.apply_to,
                 "counts": dict(sorted(totals.items())), "by_part": by}
+        if self.after_mix:
+            # the counts above are the pools'; these are the drawn rows taken out of blend.jsonl
+            removed: dict[str, dict] = {}
+            for (part, source), n in sorted(self.removed_from_blend.items()):
+                removed.setdefault(part, {})[source] = n
+            out["removed_from_blend"] = {"rows": sum(self.removed_from_blend.values()), "by_part": removed}
+        return out

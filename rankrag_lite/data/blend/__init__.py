@@ -27,7 +27,8 @@ passage.
 
 ``judge`` (optional): the scores of ``rankrag-lite label`` (:mod:`rankrag_lite.data.labels`) drop the
 ranking / RA-ranking rows whose negatives a judge rates relevant or whose positives it rates
-irrelevant; the manifest's ``judge`` section counts them.
+irrelevant; the manifest's ``judge`` section counts them. By default they leave the pools before the
+mix draws; with ``apply_to: blend`` they leave the drawn blend instead (the same draw as without a judge).
 
 Output folder (built in a temporary sibling and swapped in on success): ``{part}.jsonl`` for each
 part in the mix (every example the sources gave), ``blend.jsonl`` (examples sampled to the mix's

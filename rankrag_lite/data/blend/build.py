@@ -68,7 +68,8 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
         from rankrag_lite.data.labels import JudgedLabels
 
         j = cfg.judge
-        labels = JudgedLabels(j.labels, j.drop_negatives_at_or_above, j.drop_positives_below, j.unjudged)
+        labels = JudgedLabels(j.labels, j.drop_negatives_at_or_above, j.drop_positives_below, j.unjudged,
+                              j.apply_to)
     parts: dict[str, list[dict]] = {}
     entries: list[dict[str, Any]] = []
     for m in cfg.mix:
@@ -82,6 +83,10 @@ def build_blend(recipe: dict | str | os.PathLike, out_dir: str | os.PathLike, da
                         "skipped": skipped})
 
     blend = mix(entries, cfg.size, cfg.seed)
+    if labels is not None and labels.after_mix:
+        blend = labels.remove_rejected(blend)
+        if not blend:
+            raise RankragError("blend.judge (apply_to: blend) removed every drawn row")
     manifest = make_manifest(name=recipe.get("name"), cfg=cfg, data_root=data_root,
                              exclude_files=list(cfg.exclude) + cli_exclude, banned=len(banned),
                              removed={n: s.removed for n, s in loaded.items()}, parts=parts, entries=entries,

@@ -64,6 +64,12 @@ class JudgeFilter:
     #: a row with a pair the judge did not score: "keep" it, or "drop" it (train only on judged pairs,
     #: e.g. when only the pairs of one blend.jsonl were labelled)
     unjudged: Literal["keep", "drop"] = "keep"
+    #: where the filter applies. "pools" (default): to the parts' pools before the mix draws, so the
+    #: blend keeps its size and the mix draws other rows in place of the dropped ones. "blend": the mix
+    #: draws exactly as without a judge and the drawn rows the judge disagrees with are then removed
+    #: (with their length partners), so every row left is a row of the unjudged blend: the blend shrinks,
+    #: and a run on it measures the labels alone (a controlled comparison against the unjudged blend)
+    apply_to: Literal["pools", "blend"] = "pools"
 
 
 @dataclass
