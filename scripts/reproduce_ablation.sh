@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Reproduce docs/results.md "Judge labels over the whole blend, and the paper's ablation" (issue 24):
+# Reproduce docs/results.md "Judge labels over the whole blend" and "The paper's ablation" (issue 24):
 #  1. every ranking pair of the shipped adapter's blend judged by the shipped adapter (`label`), the counts;
-#  2. the judge-filtered blend (recipes/levers/judge-labels.yaml: negatives with P(True) >= 0.5 dropped);
+#  2. the judge-labelled run: recipes/levers/judge-labels.yaml (`apply_to: blend`: the shipped blend's
+#     draw less the rows with a negative at P(True) >= 0.5 and their length partners), trained for the
+#     shipped run's 276 steps (the same tokens);
 #  3. the paper's ablation: the same recipe trained on the blend's ranking rows alone (the same ranking
-#     pairs, no SFT / context-QA / RA-QA rows), two passes like the shipped run, evaluated against the
-#     shipped adapter (the blend) and BM25 question by question, ranking and answers.
-# About 12 min of labelling, 65 min of training and 45 min of evaluation on an idle 2-core CPU; run it
-# alone (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output exists;
-# a killed `label` or `finetune` resumes where it stopped (finetune through --resume).
+#     pairs, no SFT / context-QA / RA-QA rows), two passes like the shipped run;
+#  4. both against the shipped adapter (the blend) and BM25, question by question (--significance), on
+#     2Wiki dev 1-100 and 101-500 and DL19 / DL21 over the BM25 top-30, with BM25 fusion rows; the
+#     answer side of the ablation; the learning curves from the runs' adapter snapshots.
+# About 12 min of labelling, 2 x 70 min of training and 90 min of evaluation on an idle 2-core CPU; run
+# it alone (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output
+# exists; a killed `label` or `finetune` resumes where it stopped (finetune through --resume).
 #
 #   bash scripts/reproduce_ablation.sh [DATA_ROOT=../shared/data] [RUNS=runs]
 source "$(dirname "$0")/reproduce_env.sh" "$@"   # DATA, RUNS, TWOWIKI, DL19; the venv on PATH
 SHIPPED=smollm2-135m-rankrag
+DL21=$DATA/ranking/msmarco_dl21
+
+finetune() {  # OUT DATA [more finetune options]: the shipped recipe's Stage 2, resumed if it was stopped
+  local out=$1 data=$2; shift 2
+  [ -f "$out/summary.json" ] && return
+  local resume=""; [ -d "$(dirname "$out")/.$(basename "$out").work/checkpoints" ] && resume="--resume"
+  rankrag-lite finetune --stage 2 --data "$data" --out "$out" $resume "$@"
+}
 
 # the blend the shipped adapter trained on (train_summary.json's part counts)
 [ -f "$RUNS/blend-v2/blend.jsonl" ] || \
@@ -23,10 +35,14 @@ SHIPPED=smollm2-135m-rankrag
     --out "$RUNS/labels-v2-adapter.jsonl"
 python scripts/label_report.py --labels "$RUNS/labels-v2-adapter.jsonl" --top 20
 
-# 2. the judge-filtered blend: what P(True) >= 0.5 drops, counted in its manifest
-[ -f "$RUNS/blend-judge/blend.jsonl" ] || \
+# 2. the judge-labelled run: the shipped blend's draw less what P(True) >= 0.5 judges out (the manifest's
+#    judge.removed_from_blend counts it), trained for the shipped run's 276 steps
+[ -f "$RUNS/blend-judge-drawn/blend.jsonl" ] || \
   rankrag-lite build-blend --recipe recipes/levers/judge-labels.yaml --data-root "$DATA" \
-    --labels "$RUNS/labels-v2-adapter.jsonl" --out "$RUNS/blend-judge"
+    --labels "$RUNS/labels-v2-adapter.jsonl" --out "$RUNS/blend-judge-drawn"
+finetune "$RUNS/tiny-judge-drawn" "$RUNS/blend-judge-drawn/blend.jsonl" --recipe recipes/levers/judge-labels.yaml \
+  --max-steps 276
+JD=$RUNS/tiny-judge-drawn
 
 # 3. the ablation: the blend's ranking rows alone (2,431 context-ranking + 113 RA-ranking rows)
 mkdir -p "$RUNS/blend-ranking-only"
@@ -39,36 +55,61 @@ with open(f"{runs}/blend-v2/blend.jsonl") as src, open(f"{runs}/blend-ranking-on
             out.write(line)
 import os; os.replace(f"{runs}/blend-ranking-only/blend.jsonl.part", f"{runs}/blend-ranking-only/blend.jsonl")
 EOF
-if [ ! -f "$RUNS/tiny-ranking-only/summary.json" ]; then
-  resume=""; [ -d "$RUNS/.tiny-ranking-only.work/checkpoints" ] && resume="--resume"
-  rankrag-lite finetune --stage 2 --recipe recipes/tiny-cpu.yaml --data "$RUNS/blend-ranking-only/blend.jsonl" \
-    --out "$RUNS/tiny-ranking-only" $resume
-fi
+finetune "$RUNS/tiny-ranking-only" "$RUNS/blend-ranking-only/blend.jsonl" --recipe recipes/tiny-cpu.yaml
 RO=$RUNS/tiny-ranking-only
 
-# ranking: 2Wiki dev 1-100 and 101-500, DL19 over the BM25 top-100; each model against BM25 and the
-# ranking-only model against the blend (--significance: question by question)
-tail -n +101 "$TWOWIKI" > "$RUNS/twowiki_dev_q101-500.jsonl"
+# 4. ranking: the three models, BM25 and their BM25 fusions (W=0.5), question by question against the
+#    shipped adapter. 2Wiki dev 1-100 (the ablation's answers too: each model answers from its own top-5)
 [ -f "$RUNS/eval-ablation-2wiki100/metrics.json" ] || \
   rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model $SHIPPED --model "$RO" --rankers bm25 \
     --significance $SHIPPED --answer-model $SHIPPED --answer-from $SHIPPED,bm25 --out "$RUNS/eval-ablation-2wiki100"
-# the answer side of the ranking-only model: it answers from its own top-5
 [ -f "$RUNS/eval-ablation-2wiki100-ro-answers/metrics.json" ] || \
   rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model "$RO" --rankers bm25 \
     --answer-model "$RO" --answer-from tiny-ranking-only,bm25 --out "$RUNS/eval-ablation-2wiki100-ro-answers"
-[ -f "$RUNS/eval-ablation-2wiki-q101-500/metrics.json" ] || \
-  rankrag-lite evaluate --data "$RUNS/twowiki_dev_q101-500.jsonl" --model $SHIPPED --model "$RO" --rankers bm25 \
-    --no-answer --significance $SHIPPED --out "$RUNS/eval-ablation-2wiki-q101-500"
-[ -f "$RUNS/eval-ablation-dl19-top100/metrics.json" ] || \
-  rankrag-lite evaluate --data "$DL19/bm25_top100.json" --qrels "$DL19/qrels.txt" --depth 100 \
-    --model $SHIPPED --model "$RO" --rankers given --no-answer --significance $SHIPPED \
-    --out "$RUNS/eval-ablation-dl19-top100"
+# the judge-labelled model on the same questions; the other two read back from the run above (their full
+# 10-passage rankings as TREC runs) instead of scored again
+for m in $SHIPPED tiny-ranking-only; do
+  python - "$RUNS/eval-ablation-2wiki100/per_question.jsonl" $m > "$RUNS/run-2wiki100-$m.trec" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    top = r["rankers"][sys.argv[2]]["top"]
+    assert len(top) == r["n_candidates"], "not a full ranking"
+    for i, pid in enumerate(top, 1):
+        print(r["qid"], "Q0", pid, i, len(top) - i + 1, sys.argv[2])
+EOF
+done
+[ -f "$RUNS/eval-judge-2wiki100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model "$JD" --run $SHIPPED="$RUNS/run-2wiki100-$SHIPPED.trec" \
+    --run tiny-ranking-only="$RUNS/run-2wiki100-tiny-ranking-only.trec" --rankers bm25 --no-answer \
+    --fuse bm25:0.5 --significance $SHIPPED --out "$RUNS/eval-judge-2wiki100"
+# DL19 and DL21 over the BM25 top-30
+for set in dl19 dl21; do
+  dir=$DL19; [ $set = dl21 ] && dir=$DL21
+  [ -f "$RUNS/eval-c-$set-top30/metrics.json" ] || \
+    rankrag-lite evaluate --data "$dir/bm25_top100.json" --qrels "$dir/qrels.txt" --depth 30 --model $SHIPPED \
+      --model "$RO" --model "$JD" --rankers given --no-answer --fuse bm25:0.5 --significance $SHIPPED \
+      --out "$RUNS/eval-c-$set-top30"
+done
+# 2Wiki dev 101-500 (held out), in two halves of 200 questions
+sed -n '101,300p' "$TWOWIKI" > "$RUNS/twowiki_dev_q101-300.jsonl"
+sed -n '301,500p' "$TWOWIKI" > "$RUNS/twowiki_dev_q301-500.jsonl"
+for part in q101-300 q301-500; do
+  [ -f "$RUNS/eval-c-2wiki-$part/metrics.json" ] || \
+    rankrag-lite evaluate --data "$RUNS/twowiki_dev_$part.jsonl" --model $SHIPPED --model "$RO" --model "$JD" \
+      --rankers bm25 --no-answer --fuse bm25:0.5 --significance $SHIPPED --out "$RUNS/eval-c-2wiki-$part"
+done
 
-# learning curve of the ranking-only run: its snapshots on the first 40 2Wiki questions
-if [ ! -f "$RUNS/eval-ablation-lc/metrics.json" ]; then
-  models=()
-  for s in 40 80 120 160 200; do models+=(--model "$RO/snapshots/step-$s"); done
-  rankrag-lite evaluate --data "$TWOWIKI" --limit 40 "${models[@]}" --rankers bm25 --no-answer \
-    --out "$RUNS/eval-ablation-lc"
-fi
-echo "done: $RUNS/eval-ablation-*"
+# learning curves: adapter snapshots of both runs and the zero-shot model on the first 40 2Wiki questions
+# (the finished runs are in the 2Wiki 1-100 evaluations); links give the snapshots distinct row names
+mkdir -p "$RUNS/lc"
+for s in 80 160; do
+  ln -sfn "../tiny-ranking-only/snapshots/step-$s" "$RUNS/lc/ro-step-$s"
+  ln -sfn "../tiny-judge-drawn/snapshots/step-$s" "$RUNS/lc/jd-step-$s"
+done
+ln -sfn ../tiny-judge-drawn/snapshots/step-220 "$RUNS/lc/jd-step-220"
+[ -f "$RUNS/eval-c-lc/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 40 --model smollm2-135m --model "$RUNS/lc/ro-step-80" \
+    --model "$RUNS/lc/ro-step-160" --model "$RUNS/lc/jd-step-80" --model "$RUNS/lc/jd-step-160" \
+    --model "$RUNS/lc/jd-step-220" --rankers bm25 --no-answer --out "$RUNS/eval-c-lc"
+echo "done: $RUNS/eval-*"
