@@ -388,7 +388,7 @@ class JudgedLabels:
         if not self.path.exists():
             raise RankragError(f"blend.judge.labels: file not found: {self.path}")
         self.neg_at, self.pos_below, self.unjudged = drop_negatives_at_or_above, drop_positives_below, unjudged
-        #: "blend": the parts keep every row and only mark those the judge disagrees with (:meth:`reject`);
+        #: "blend": the parts keep every row and only mark those the judge disagrees with (:meth:`admit`);
         #: :meth:`remove_rejected` takes them out of the drawn blend
         self.apply_to = apply_to
         self._rejected: set[int] = set()  # id() of the marked examples (the mix draws the same objects)
@@ -464,9 +464,14 @@ class JudgedLabels:
         """Whether the filter applies to the drawn blend (``apply_to: blend``) rather than the pools."""
         return self.apply_to == "blend"
 
-    def reject(self, example: dict) -> None:
-        """Mark a pool example the judge disagrees with (``apply_to: blend``: it stays in its pool)."""
-        self._rejected.add(id(example))
+    def admit(self, example: dict, judged_in: bool) -> bool:
+        """Whether a part keeps ``example`` in its pool: one the judge keeps, yes; one it judges out, no
+        (``apply_to: pools``), or yes but marked for :meth:`remove_rejected` (``apply_to: blend``)."""
+        if judged_in:
+            return True
+        if self.after_mix:
+            self._rejected.add(id(example))
+        return self.after_mix
 
     def remove_rejected(self, blend: list[dict]) -> list[dict]:
         """The drawn ``blend`` without the marked examples, in its order; counts them per part and source."""

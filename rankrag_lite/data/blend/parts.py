@@ -94,19 +94,13 @@ def part_ranking(src: LoadedSource, cfg: BlendConfig, labels: JudgedLabels | Non
         rng = seeded_rng(cfg.seed, "ranking-lengths", src.name, q.qid)
         rows = ranking_rows(pos, negs, q.answers, mode=cfg.negative_lengths, max_words=cfg.max_passage_words,
                             rng=rng)
-        kept = rows
-        if labels is not None:
-            kept = labels.filter_ranking_rows(q.text, rows, paired=cfg.negative_lengths == "paired",
-                                              part="ranking", source=src.name)
-            if not labels.after_mix:
-                rows = kept
-        kept_ids = {id(r) for r in kept}
+        kept = {id(r) for r in (rows if labels is None else labels.filter_ranking_rows(
+            q.text, rows, paired=cfg.negative_lengths == "paired", part="ranking", source=src.name))}
         for row in rows:
             shown, label, kind = row
             ex = _ex(make(q.text, shown, label=label), "ranking", src.name, q.qid, q.answers, kind)
-            if id(row) not in kept_ids:
-                labels.reject(ex)  # apply_to: blend: it stays in the pool, marked
-            out.append(ex)
+            if labels is None or labels.admit(ex, id(row) in kept):
+                out.append(ex)
     return out, skipped
 
 
@@ -133,16 +127,12 @@ def part_ra_ranking(src: LoadedSource, cfg: BlendConfig,
         shown = [(cut_passage(p, cfg.max_passage_words, q.answers), True) for p in pos]
         shown += [(cut_passage(p, cfg.max_passage_words), False) for p in negs]
         rng.shuffle(shown)
-        judged_out = labels is not None and not labels.keeps_ra_row(q.text, shown, part="ra_ranking",
-                                                                    source=src.name)
-        if judged_out and not labels.after_mix:
-            continue
         ids = [i for i, (_, rel) in enumerate(shown, start=1) if rel]
         msgs = prompts.retrieval_augmented_ranking(q.text, [p for p, _ in shown], relevant_ids=ids)
         ex = _ex(msgs, "ra_ranking", src.name, q.qid, q.answers, "ra")
-        if judged_out:
-            labels.reject(ex)
-        out.append(ex)
+        if labels is None or labels.admit(ex, labels.keeps_ra_row(q.text, shown, part="ra_ranking",
+                                                                  source=src.name)):
+            out.append(ex)
     return out, skipped
 
 
