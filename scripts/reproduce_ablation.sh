@@ -66,22 +66,11 @@ RO=$RUNS/tiny-ranking-only
 [ -f "$RUNS/eval-ablation-2wiki100-ro-answers/metrics.json" ] || \
   rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model "$RO" --rankers bm25 \
     --answer-model "$RO" --answer-from tiny-ranking-only,bm25 --out "$RUNS/eval-ablation-2wiki100-ro-answers"
-# the judge-labelled model on the same questions; the other two read back from the run above (their full
-# 10-passage rankings as TREC runs) instead of scored again
-for m in $SHIPPED tiny-ranking-only; do
-  python - "$RUNS/eval-ablation-2wiki100/per_question.jsonl" $m > "$RUNS/run-2wiki100-$m.trec" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    top = r["rankers"][sys.argv[2]]["top"]
-    assert len(top) == r["n_candidates"], "not a full ranking"
-    for i, pid in enumerate(top, 1):
-        print(r["qid"], "Q0", pid, i, len(top) - i + 1, sys.argv[2])
-EOF
-done
+# the judge-labelled model on the same questions; the other two read back from the run above (the TREC
+# runs `evaluate` writes of every row, runs/<row>.trec) instead of scored again
 [ -f "$RUNS/eval-judge-2wiki100/metrics.json" ] || \
-  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model "$JD" --run $SHIPPED="$RUNS/run-2wiki100-$SHIPPED.trec" \
-    --run tiny-ranking-only="$RUNS/run-2wiki100-tiny-ranking-only.trec" --rankers bm25 --no-answer \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --model "$JD" --run $SHIPPED="$RUNS/eval-ablation-2wiki100/runs/$SHIPPED.trec" \
+    --run tiny-ranking-only="$RUNS/eval-ablation-2wiki100/runs/tiny-ranking-only.trec" --rankers bm25 --no-answer \
     --fuse bm25:0.5 --significance $SHIPPED --out "$RUNS/eval-judge-2wiki100"
 # DL19 and DL21 over the BM25 top-30
 for set in dl19 dl21; do
@@ -91,14 +80,27 @@ for set in dl19 dl21; do
       --model "$RO" --model "$JD" --rankers given --no-answer --fuse bm25:0.5 --significance $SHIPPED \
       --out "$RUNS/eval-c-$set-top30"
 done
-# 2Wiki dev 101-500 (held out), in two halves of 200 questions
-sed -n '101,300p' "$TWOWIKI" > "$RUNS/twowiki_dev_q101-300.jsonl"
-sed -n '301,500p' "$TWOWIKI" > "$RUNS/twowiki_dev_q301-500.jsonl"
-for part in q101-300 q301-500; do
+# 2Wiki dev 101-500 (held out), in four parts of 100 questions (each resumes on its own), then the
+# significance over all 400 from the parts' runs put end to end
+parts=""
+for first in 101 201 301 401; do
+  part=q$first-$((first + 99)); parts="$parts $part"
+  sed -n "${first},$((first + 99))p" "$TWOWIKI" > "$RUNS/twowiki_dev_$part.jsonl"
   [ -f "$RUNS/eval-c-2wiki-$part/metrics.json" ] || \
     rankrag-lite evaluate --data "$RUNS/twowiki_dev_$part.jsonl" --model $SHIPPED --model "$RO" --model "$JD" \
       --rankers bm25 --no-answer --fuse bm25:0.5 --significance $SHIPPED --out "$RUNS/eval-c-2wiki-$part"
 done
+sed -n '101,500p' "$TWOWIKI" > "$RUNS/twowiki_dev_q101-500.jsonl"
+mkdir -p "$RUNS/run-2wiki-q101-500"
+runargs=""
+for row in $SHIPPED tiny-ranking-only tiny-judge-drawn $SHIPPED+bm25_0.5 tiny-ranking-only+bm25_0.5 \
+    tiny-judge-drawn+bm25_0.5; do
+  for part in $parts; do cat "$RUNS/eval-c-2wiki-$part/runs/$row.trec"; done > "$RUNS/run-2wiki-q101-500/$row.trec"
+  runargs="$runargs --run $row=$RUNS/run-2wiki-q101-500/$row.trec"
+done
+[ -f "$RUNS/eval-c-2wiki-q101-500/metrics.json" ] || \
+  rankrag-lite evaluate --data "$RUNS/twowiki_dev_q101-500.jsonl" --rankers bm25 $runargs --no-answer \
+    --significance $SHIPPED --out "$RUNS/eval-c-2wiki-q101-500"
 
 # learning curves: adapter snapshots of both runs and the zero-shot model on the first 40 2Wiki questions
 # (the finished runs are in the 2Wiki 1-100 evaluations); links give the snapshots distinct row names

@@ -123,7 +123,8 @@ def test_evaluate_writes_the_report(tmp_path):
     out = tmp_path / "report"
     s = evaluate(es, out, progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "per_question.jsonl", "recall_at_k.png",
-                                                      "report.md"]
+                                                      "report.md", "runs"]
+    assert s["runs"] == {n: f"runs/{n}.trec" for n in ("bm25", "minilm", "random")}
     m = json.loads((out / "metrics.json").read_text())
     assert list(m["rankers"]) == ["bm25", "minilm", "random"] == list(s["rankers"])
     for r in m["rankers"].values():
@@ -188,6 +189,40 @@ def test_evaluate_cli_with_a_run_file(tmp_path):
     assert set(m) == {"given", "reversed"}
     assert m["given"]["metrics"]["nDCG@10"] > m["reversed"]["metrics"]["nDCG@10"]
     assert m["given"]["metrics"]["Recall@20" if "Recall@20" in m["given"]["metrics"] else "Recall@10"] >= 0
+
+
+def test_every_row_is_written_as_a_run_that_reads_back_to_the_same_metrics(tmp_path):
+    """`evaluate --out` writes each row's whole ranking (TREC, its own scores, the file's stem as tag);
+    handed back through --run, every row scores what it scored, question by question."""
+    out = tmp_path / "first"
+    r = runner.invoke(app, ["evaluate", "--data", str(TWOWIKI), "--rankers", "bm25,random,longest", "--no-answer",
+                            "--k", "1,2,5", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["runs"] == {"bm25": "runs/bm25.trec", "random": "runs/random.trec", "longest": "runs/longest.trec"}
+    lines = (out / "runs" / "bm25.trec").read_text().splitlines()
+    per_q = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
+    assert len(lines) == sum(q["n_candidates"] for q in per_q)       # every candidate, not a top-10
+    qid, q0, pid, rank, score, tag = lines[0].split()
+    assert (qid, q0, rank, tag) == (per_q[0]["qid"], "Q0", "1", "bm25") and pid == per_q[0]["rankers"]["bm25"]["top"][0]
+    back = tmp_path / "back"
+    r = runner.invoke(app, ["evaluate", "--data", str(TWOWIKI), "--rankers", "bm25", "--no-answer", "--k", "1,2,5",
+                            *[a for n in ("random", "longest") for a in ("--run", f"{n}-again={out / m['runs'][n]}")],
+                            "--out", str(back)])
+    assert r.exit_code == 0, r.stderr
+    again = json.loads((back / "metrics.json").read_text())["rankers"]
+    for n in ("random", "longest"):
+        assert again[f"{n}-again"]["metrics"] == m["rankers"][n]["metrics"]
+    assert again["bm25"]["metrics"] == m["rankers"]["bm25"]["metrics"]
+    assert "runs/" in (out / "report.md").read_text()
+
+
+def test_run_file_names_are_safe_and_distinct():
+    from rankrag_lite.evaluation.report import run_files
+
+    assert run_files(["m+bm25:0.5", "m+bm25/0.5", "a b", ".."]) == {
+        "m+bm25:0.5": "runs/m+bm25_0.5.trec", "m+bm25/0.5": "runs/m+bm25_0.5-2.trec", "a b": "runs/a_b.trec",
+        "..": "runs/ranker.trec"}
 
 
 def test_evaluate_cli_bad_input(tmp_path):

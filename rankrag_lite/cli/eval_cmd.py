@@ -22,7 +22,7 @@ def _split_list(values: list[str]) -> list[str]:
 @guard
 def evaluate_cmd(
     data: Path = typer.Option(..., "--data", help="Evaluation set: 2Wiki/HotpotQA distractor file, TREC DL top-100 JSON, BEIR folder, QA file (+ --corpus), or candidates JSONL."),
-    out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, per_question.jsonl, report.md, recall_at_k.png."),
+    out: Path = typer.Option(..., "--out", help="Report folder: metrics.json, per_question.jsonl, report.md, recall_at_k.png, and runs/ (each row's ranking as a TREC run)."),
     fmt: str = typer.Option("auto", "--format", help="auto, passages, hotpotqa, musique, trec-dl, beir, qa, candidates, ctxs."),
     rankers: Optional[list[str]] = typer.Option(None, "--rankers", help="Baselines, comma separated: given, bm25, minilm, random, longest (default: given or bm25, minilm, random)."),
     model: Optional[list[str]] = typer.Option(None, "--model", help="A model to rank with P(True) (repeatable)."),
@@ -96,4 +96,4 @@ def evaluate_cmd(
     from rankrag_lite.evaluation.report import markdown
 
     console.print(markdown(summary))
-    console.print(f"wrote {out}/metrics.json, per_question.jsonl, report.md, recall_at_k.png")
+    console.print(f"wrote {out}/metrics.json, per_question.jsonl, report.md, recall_at_k.png, runs/")

@@ -1,8 +1,11 @@
-"""Report files of ``evaluate``: metrics JSON, per-question JSONL, a markdown table, a Recall@k plot."""
+"""Report files of ``evaluate``: metrics JSON, per-question JSONL, a markdown table, a Recall@k plot,
+and every row's whole ranking as a TREC run (for trec_eval / ranx, or ``evaluate --run`` later)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Sequence
 
 from rankrag_lite.answers import METRIC_LABELS
 from rankrag_lite.io import dumps, write_json, write_png
@@ -11,6 +14,7 @@ METRICS_FILE = "metrics.json"
 PER_QUESTION_FILE = "per_question.jsonl"
 REPORT_FILE = "report.md"
 PLOT_FILE = "recall_at_k.png"
+RUNS_DIR = "runs"
 
 
 def _fmt(v) -> str:
@@ -54,8 +58,25 @@ def markdown(summary: dict) -> str:
         for name, m in a["by_ranker"].items():
             lines.append(f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in METRIC_LABELS.values()) + " |")
         lines += [""] + [f"- {k}: {v}" for k, v in a["definitions"].items()]
-    lines += ["", f"Recall@k for k = 1..{min(20, ds['candidates_max'])}: `{PLOT_FILE}`.", ""]
+    lines += ["", f"Recall@k for k = 1..{min(20, ds['candidates_max'])}: `{PLOT_FILE}`."]
+    if summary.get("runs"):
+        lines += [f"Each row's whole ranking as a TREC run: `{RUNS_DIR}/` "
+                  "(`evaluate --run NAME=FILE` reads one back)."]
+    lines.append("")
     return "\n".join(lines)
+
+
+def run_files(names: Sequence[str]) -> dict[str, str]:
+    """Each row's run file, relative to the report folder: its name with anything but letters, digits
+    and ``._+=-`` made ``_`` (``model+bm25:0.5`` -> ``runs/model+bm25_0.5.trec``), distinct."""
+    files: dict[str, str] = {}
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9._+=-]", "_", name).lstrip(".") or "ranker"
+        base, i = stem, 2
+        while f"{RUNS_DIR}/{stem}.trec" in files.values():
+            stem, i = f"{base}-{i}", i + 1
+        files[name] = f"{RUNS_DIR}/{stem}.trec"
+    return files
 
 
 def _p(p: float, permutations: int) -> str:
@@ -113,6 +134,23 @@ def recall_figure(summary: dict):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def write_runs(folder: Path, files: dict[str, str], orders: dict[str, dict[str, list[str]]],
+               scores: dict[str, dict[str, dict[str, float]]]) -> None:
+    """``files[name]`` gets row ``name``'s ranking of every question (``orders[name]``: qid -> pids,
+    best first), with its scores where it has them and ``n - rank + 1`` where it has none (a run read
+    back from a file, the given order); the tag is the file's stem."""
+    from rankrag_lite.formats.trec import trec_line
+
+    (folder / RUNS_DIR).mkdir(exist_ok=True)
+    for name, rel in files.items():
+        tag = Path(rel).stem
+        with open(folder / rel, "w", encoding="utf-8") as f:
+            for qid, pids in orders[name].items():
+                sc = scores.get(name, {}).get(qid) or {}
+                for rank, pid in enumerate(pids, start=1):
+                    f.write(trec_line(qid, pid, rank, sc.get(pid, len(pids) - rank + 1), tag))
 
 
 def write_report(folder: Path, summary: dict, per_question: list[dict]) -> None:

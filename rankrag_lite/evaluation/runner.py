@@ -31,7 +31,7 @@ from rankrag_lite.evaluation.rankers import (
     rank,
     rank_from_file,
 )
-from rankrag_lite.evaluation.report import write_report
+from rankrag_lite.evaluation.report import run_files, write_report, write_runs
 from rankrag_lite.io import atomic_dir
 from rankrag_lite.progress import log
 
@@ -106,7 +106,7 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
         answers_by = _answer(es, rankings, sources, loaded_models.get(answer_model).answerer(max_new_tokens), answer_k)
         summary["answers"] = _answers_summary(answers_by, answer_model, answer_k, max_new_tokens)
     # 6. the report folder, whole or not at all
-    _write(out_dir, summary, _per_question(es, rankings, results, answers_by, answer_k), ray)
+    _write(out_dir, summary, _per_question(es, rankings, results, answers_by, answer_k), rankings, ray)
     return summary
 
 
@@ -321,10 +321,14 @@ def _per_question(es: EvalSet, rankings: list[Ranking], results: dict, answers_b
     return per_question
 
 
-def _write(out_dir, summary: dict, per_question: list[dict], ray) -> None:
-    """The report folder, written whole or not at all; then the Ray shards are no longer needed."""
+def _write(out_dir, summary: dict, per_question: list[dict], rankings: list[Ranking], ray) -> None:
+    """The report folder (with each row's run), written whole or not at all; then the Ray shards are
+    no longer needed."""
+    files = run_files([r.name for r in rankings])
+    summary["runs"] = files
     with atomic_dir(out_dir) as tmp:
         write_report(Path(tmp), summary, per_question)
+        write_runs(Path(tmp), files, {r.name: r.order for r in rankings}, {r.name: r.scores for r in rankings})
     if ray is not None:
         from rankrag_lite.ranking.distributed import work_dir
 
