@@ -235,6 +235,11 @@ def test_evaluate_cli_bad_input(tmp_path):
         (["--data", str(TWOWIKI), "--answer", "--answer-k", "11", "--model", "smollm2-135m"], "larger than"),
         (["--data", str(TWOWIKI), "--k", "two"], "--k takes integers"),
         (["--data", str(TWOWIKI), "--rankers", "bm25,random", "--significance", "minilm"], "is not one of the rows"),
+        # an answer option asks for answers: never silently none
+        (["--data", str(TWOWIKI), "--rankers", "bm25", "--answer-from", "bm25"], "answering needs a model"),
+        (["--data", str(DL19), "--qrels", str(DL19_QRELS), "--answer-model", "smollm2-135m"], "no answers"),
+        (["--data", str(TWOWIKI), "--no-answer", "--answer-from", "bm25", "--answer-model", "smollm2-135m"],
+         "--answer-model and --answer-from ask for answers, --no-answer for none"),
     ]
     for args, message in cases:
         r = runner.invoke(app, ["evaluate", "--out", str(out), "--limit", "2", *args])
@@ -259,6 +264,23 @@ def test_evaluate_with_the_tiny_model_and_answers(tmp_path, tiny_model, tiny_mod
     rows = [json.loads(x) for x in (out / "per_question.jsonl").read_text().splitlines()]
     assert "prediction" in rows[0]["answers_by"][name]
     assert "EM" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_answer_model_alone_answers_from_a_run(tmp_path, tiny_model, tiny_model_path):
+    """No --model, a run read from a file and --answer-model: answers are generated (they were silently
+    skipped before: the default asked only whether a --model was given)."""
+    es = load_eval_set(TWOWIKI, limit=2)
+    for it in es.items:
+        for p in it.passages:
+            p["text"] = short(p["text"], 120)
+    run = tmp_path / "rev.trec"
+    run.write_text("".join(f"{it.qid} Q0 {p['pid']} {i} {-i} rev\n"
+                           for it in es.items for i, p in enumerate(reversed(it.passages), 1)))
+    s = evaluate(es, tmp_path / "ev", baselines=["bm25"], runs={"rev": str(run)}, answer_model=tiny_model_path,
+                 answer_from=["rev"], loaded={tiny_model_path: tiny_model}, answer_k=2, max_new_tokens=4,
+                 progress=False)
+    assert list(s["answers"]["by_ranker"]) == ["rev"] and s["answers"]["k"] == 2
 
 
 def test_every_baseline_speaks_the_one_ranker_protocol():

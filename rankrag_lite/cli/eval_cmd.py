@@ -35,7 +35,7 @@ def evaluate_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions."),
     score: str = SCORE,
     batch_size: int = BATCH_SIZE,
-    answer: Optional[bool] = typer.Option(None, "--answer/--no-answer", help="Generate answers and report EM/F1/Acc (default: when a model is given and the set has answers)."),
+    answer: Optional[bool] = typer.Option(None, "--answer/--no-answer", help="Generate answers and report EM/F1/Acc (default: when --answer-model or --answer-from is given, or a model is and the set has answers)."),
     answer_from: Optional[list[str]] = typer.Option(None, "--answer-from", help="Rankers whose top-k is answered (default: the answering model's ranking)."),
     answer_k: int = typer.Option(5, "--answer-k", help="Passages the answer reads."),
     answer_model: Optional[str] = typer.Option(None, "--answer-model", help="Model that answers (default: the first --model)."),

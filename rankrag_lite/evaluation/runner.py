@@ -81,7 +81,7 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     """
     # 1. check every input before the first passage is scored
     baselines, ks, answer = _check_inputs(es, baselines, models, runs or {}, ks, score, answer, answer_k,
-                                          answer_model, significance, fuse, loaded or {})
+                                          answer_model, answer_from, significance, fuse, loaded or {})
     # 2. build the rows: baselines, models, fusions (rankers), then the runs read from files
     loaded_models = _Models(loaded, {"score": score, "batch_size": batch_size, "load_in_4bit": load_in_4bit})
     rankers, model_names = _build_rankers(es, baselines, models, loaded_models, seed=seed, fuse=fuse, ray=ray,
@@ -111,9 +111,10 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
 
 
 def _check_inputs(es: EvalSet, baselines, models, runs: dict, ks, score: str, answer, answer_k: int,
-                  answer_model, significance, fuse, loaded: dict) -> tuple[list[str], list[int], bool]:
+                  answer_model, answer_from, significance, fuse, loaded: dict) -> tuple[list[str], list[int], bool]:
     """Every setting checked before the first passage is scored; returns the baselines (the set's
-    default where none are given), the sorted cut-offs and whether answers are generated."""
+    default where none are given), the sorted cut-offs and whether answers are generated (by default
+    when a model is given and the set has answers, and always when an answer option is given)."""
     from rankrag_lite.modeling.loading import resolve_model
     from rankrag_lite.ranking.scorer import check_method
 
@@ -125,8 +126,11 @@ def _check_inputs(es: EvalSet, baselines, models, runs: dict, ks, score: str, an
     ks = sorted(set(int(k) for k in ks))
     if not ks or ks[0] < 1:
         raise RankragError("k values must be positive integers")
+    asked = [o for o, v in (("--answer-model", answer_model), ("--answer-from", answer_from)) if v]
+    if answer is False and asked:
+        raise RankragError(f"{' and '.join(asked)} ask for answers, --no-answer for none: drop one")
     if answer is None:
-        answer = bool(models) and es.has_answers
+        answer = bool(asked) or (bool(models) and es.has_answers)
     if answer:
         n_min = min(len(it.passages) for it in es.items)
         if not es.has_answers:
