@@ -9,7 +9,7 @@
 #  4. both against the shipped adapter (the blend) and BM25, question by question (--significance), on
 #     2Wiki dev 1-100 and 101-500 and DL19 / DL21 over the BM25 top-30, with BM25 fusion rows; the
 #     answer side of the ablation; the learning curves from the runs' adapter snapshots.
-# About 12 min of labelling, 2 x 70 min of training and 90 min of evaluation on an idle 2-core CPU; run
+# About 12 min of labelling, 2 x 70 min of training and 110 min of evaluation on an idle 2-core CPU; run
 # it alone (parallel torch jobs slow each other down 5-10x). Each step is skipped when its output
 # exists; a killed `label` or `finetune` resumes where it stopped (finetune through --resume).
 #
@@ -101,6 +101,28 @@ done
 [ -f "$RUNS/eval-c-2wiki-q101-500/metrics.json" ] || \
   rankrag-lite evaluate --data "$RUNS/twowiki_dev_q101-500.jsonl" --rankers bm25 $runargs --no-answer \
     --significance $SHIPPED --out "$RUNS/eval-c-2wiki-q101-500"
+runargs=""
+for row in $SHIPPED tiny-ranking-only tiny-judge-drawn; do
+  runargs="$runargs --run $row=$RUNS/run-2wiki-q101-500/$row.trec"
+done
+[ -f "$RUNS/eval-c-2wiki-q101-500-vs-bm25/metrics.json" ] || \
+  rankrag-lite evaluate --data "$RUNS/twowiki_dev_q101-500.jsonl" --rankers bm25 $runargs --no-answer \
+    --significance bm25 --out "$RUNS/eval-c-2wiki-q101-500-vs-bm25"
+# all 500: 1-100's runs (from eval-judge-2wiki100) and 101-500's, end to end
+mkdir -p "$RUNS/run-2wiki-q1-500"
+runargs=""
+for row in $SHIPPED tiny-ranking-only tiny-judge-drawn tiny-judge-drawn+bm25_0.5; do
+  cat "$RUNS/eval-judge-2wiki100/runs/$row.trec" "$RUNS/run-2wiki-q101-500/$row.trec" > "$RUNS/run-2wiki-q1-500/$row.trec"
+  runargs="$runargs --run $row=$RUNS/run-2wiki-q1-500/$row.trec"
+done
+[ -f "$RUNS/eval-c-2wiki-q1-500/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --rankers bm25 $runargs --no-answer --significance $SHIPPED \
+    --out "$RUNS/eval-c-2wiki-q1-500"
+# the judge-labelled model's answers on 2Wiki dev 1-100, from its own top-5 and from BM25's
+[ -f "$RUNS/eval-jd-answers-2wiki100/metrics.json" ] || \
+  rankrag-lite evaluate --data "$TWOWIKI" --limit 100 --rankers bm25 \
+    --run tiny-judge-drawn="$RUNS/eval-judge-2wiki100/runs/tiny-judge-drawn.trec" --answer-model "$JD" \
+    --answer-from tiny-judge-drawn,bm25 --out "$RUNS/eval-jd-answers-2wiki100"
 
 # learning curves: adapter snapshots of both runs and the zero-shot model on the first 40 2Wiki questions
 # (the finished runs are in the 2Wiki 1-100 evaluations); links give the snapshots distinct row names

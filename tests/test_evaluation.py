@@ -281,6 +281,14 @@ def test_answer_model_alone_answers_from_a_run(tmp_path, tiny_model, tiny_model_
                  answer_from=["rev"], loaded={tiny_model_path: tiny_model}, answer_k=2, max_new_tokens=4,
                  progress=False)
     assert list(s["answers"]["by_ranker"]) == ["rev"] and s["answers"]["k"] == 2
+    # the progress bar's count: one call per answerer batch, the questions in all
+    from rankrag_lite.generation.answerer import Answerer
+
+    answerer, calls = Answerer(*tiny_model, max_new_tokens=4, batch_size=1), []
+    items = [(it.question, it.passages[:2]) for it in es.items]
+    assert [p["prediction"] for p in answerer.answer(items, on_batch=calls.append)] == \
+        [s2["prediction"] for s2 in answerer.answer(items)]
+    assert calls == [1, 1]
 
 
 def test_every_baseline_speaks_the_one_ranker_protocol():

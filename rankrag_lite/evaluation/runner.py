@@ -103,7 +103,8 @@ def evaluate(es: EvalSet, out_dir: str | os.PathLike, *, baselines: Sequence[str
     # 5. answers from the top-k of the source rows
     answers_by: dict[str, dict[str, dict]] = {}
     if answer:
-        answers_by = _answer(es, rankings, sources, loaded_models.get(answer_model).answerer(max_new_tokens), answer_k)
+        answers_by = _answer(es, rankings, sources, loaded_models.get(answer_model).answerer(max_new_tokens), answer_k,
+                             progress)
         summary["answers"] = _answers_summary(answers_by, answer_model, answer_k, max_new_tokens)
     # 6. the report folder, whole or not at all
     _write(out_dir, summary, _per_question(es, rankings, results, answers_by, answer_k), rankings, ray)
@@ -280,9 +281,11 @@ def _summary(es: EvalSet, rankings: list[Ranking], results: dict, ks: list[int],
 
 
 def _answer(es: EvalSet, rankings: list[Ranking], sources: list[str], answerer,
-            k: int) -> dict[str, dict[str, dict]]:
+            k: int, progress: bool = True) -> dict[str, dict[str, dict]]:
     """``{row: {qid: {prediction, em, f1, acc}}}``: each question answered from the top ``k`` of each
-    source row."""
+    source row; a progress bar counts the questions answered."""
+    from rankrag_lite.progress import make_progress
+
     by_name = {r.name: r for r in rankings}
     answers_by: dict[str, dict[str, dict]] = {}
     for src in sources:
@@ -292,7 +295,11 @@ def _answer(es: EvalSet, rankings: list[Ranking], sources: list[str], answerer,
         for it in es.items:
             pmap = {p["pid"]: p for p in it.passages}
             items.append((it.question, [pmap[pid] for pid in order[it.qid][:k]]))
-        preds = answerer.answer(items)
+        with make_progress() as bar:
+            t = bar.add_task(f"Answering ({src})", total=len(items), info="questions")
+            if not progress:
+                bar.update(t, visible=False)
+            preds = answerer.answer(items, on_batch=lambda n: bar.advance(t, n))
         answers_by[src] = {it.qid: {"prediction": p["prediction"], **answer_metrics(p["prediction"], it.answers)}
                            for it, p in zip(es.items, preds)}
     return answers_by

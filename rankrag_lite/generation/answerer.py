@@ -43,8 +43,9 @@ class Answerer:
     def qa_ids(self, question: str, passages: Sequence) -> list[int]:
         return encode(self.tokenizer, prompt_text(self.tokenizer, prompts.inference_qa(question, passages)))
 
-    def generate_ids(self, seqs: Sequence[Sequence[int]]) -> list[str]:
-        """Greedy continuations of already-encoded prompts, in input order."""
+    def generate_ids(self, seqs: Sequence[Sequence[int]], on_batch=None) -> list[str]:
+        """Greedy continuations of already-encoded prompts, in input order (batched by length);
+        ``on_batch(n)`` is called after each batch of ``n`` prompts (a progress bar's advance)."""
         import torch
 
         device = next(self.model.parameters()).device
@@ -67,11 +68,14 @@ class Answerer:
                 )
                 for row, i in enumerate(idx):
                     out[i] = self.tokenizer.decode(gen[row, width:], skip_special_tokens=True)
+                if on_batch is not None:
+                    on_batch(len(idx))
         return out
 
-    def answer(self, items: Sequence[tuple[str, Sequence]]) -> list[dict]:
-        """``[(question, top_k_passages)]`` -> ``[{prediction, raw}]``."""
-        raw = self.generate_ids([self.qa_ids(q, ps) for q, ps in items])
+    def answer(self, items: Sequence[tuple[str, Sequence]], on_batch=None) -> list[dict]:
+        """``[(question, top_k_passages)]`` -> ``[{prediction, raw}]``; ``on_batch`` as in
+        :meth:`generate_ids`."""
+        raw = self.generate_ids([self.qa_ids(q, ps) for q, ps in items], on_batch)
         return [{"prediction": first_line(r), "raw": r} for r in raw]
 
     def verify_claims(self, items: Sequence[tuple[str, Sequence]]) -> list[dict]:
