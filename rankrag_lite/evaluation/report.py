@@ -136,19 +136,19 @@ def recall_figure(summary: dict):
     return fig
 
 
-def write_runs(folder: Path, files: dict[str, str], orders: dict[str, dict[str, list[str]]],
-               scores: dict[str, dict[str, dict[str, float]]]) -> None:
-    """``files[name]`` gets row ``name``'s ranking of every question (``orders[name]``: qid -> pids,
-    best first), with its scores where it has them and ``n - rank + 1`` where it has none (a run read
-    back from a file, the given order); the tag is the file's stem."""
+def write_runs(folder: Path, files: dict[str, str], rankings: Sequence) -> None:
+    """``files[ranking.name]`` gets each ranking of every question, best first, with its scores where it
+    has them and ``n - rank + 1`` where it has none (a run read back from a file); the tag is the file's
+    stem."""
     from rankrag_lite.formats.trec import trec_line
 
     (folder / RUNS_DIR).mkdir(exist_ok=True)
-    for name, rel in files.items():
+    for r in rankings:
+        rel = files[r.name]
         tag = Path(rel).stem
         with open(folder / rel, "w", encoding="utf-8") as f:
-            for qid, pids in orders[name].items():
-                sc = scores.get(name, {}).get(qid) or {}
+            for qid, pids in r.order.items():
+                sc = r.scores.get(qid) or {}
                 for rank, pid in enumerate(pids, start=1):
                     f.write(trec_line(qid, pid, rank, sc.get(pid, len(pids) - rank + 1), tag))
 

@@ -33,7 +33,7 @@ from rankrag_lite.evaluation.rankers import (
 )
 from rankrag_lite.evaluation.report import run_files, write_report, write_runs
 from rankrag_lite.io import atomic_dir
-from rankrag_lite.progress import log
+from rankrag_lite.progress import log, make_progress
 
 DEFAULT_KS = (1, 2, 5, 10, 20)
 
@@ -284,8 +284,6 @@ def _answer(es: EvalSet, rankings: list[Ranking], sources: list[str], answerer,
             k: int, progress: bool = True) -> dict[str, dict[str, dict]]:
     """``{row: {qid: {prediction, em, f1, acc}}}``: each question answered from the top ``k`` of each
     source row; a progress bar counts the questions answered."""
-    from rankrag_lite.progress import make_progress
-
     by_name = {r.name: r for r in rankings}
     answers_by: dict[str, dict[str, dict]] = {}
     for src in sources:
@@ -339,7 +337,7 @@ def _write(out_dir, summary: dict, per_question: list[dict], rankings: list[Rank
     summary["runs"] = files
     with atomic_dir(out_dir) as tmp:
         write_report(Path(tmp), summary, per_question)
-        write_runs(Path(tmp), files, {r.name: r.order for r in rankings}, {r.name: r.scores for r in rankings})
+        write_runs(Path(tmp), files, rankings)
     if ray is not None:
         from rankrag_lite.ranking.distributed import work_dir
 
